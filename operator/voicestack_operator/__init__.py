@@ -1,0 +1,1 @@
+"""Kopf operator: VoiceStack custom resources into InferenceServices, voice ConfigMaps and the router."""

@@ -1,0 +1,1 @@
+"""KServe custom predictors for Voice Stack: Whisper ASR and Coqui TTS."""

@@ -1,0 +1,67 @@
+"""Serving a ManagedModel with ``kserve.ModelServer``.
+
+The routes added here are registered on ``kserve.model_server.app`` before KServe adds its own, so they
+take precedence: readiness reflects whether the model is loaded, and a full queue answers 503 with
+``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import kserve
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from kserve import model_server
+
+from predictors.common.gate import Busy
+from predictors.common.managed_model import ManagedModel
+
+log = logging.getLogger(__name__)
+
+
+def kserve_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser that extends KServe's own (``--model_name``, ``--http_port``, …)."""
+    return argparse.ArgumentParser(
+        description=description,
+        parents=[model_server.parser],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+def install_routes(model: ManagedModel) -> None:
+    """Readiness that tells the truth about loading, and the Busy → 503 mapping."""
+    app = model_server.app
+
+    async def server_ready() -> JSONResponse:
+        ready = model.readiness()
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
+    async def model_ready(model_name: str) -> JSONResponse:
+        if model_name != model.name:
+            return JSONResponse({"error": f"Model with name {model_name} does not exist."}, status_code=404)
+        ready = model.readiness()
+        body = {"name": model_name, "ready": ready}
+        if model.load_error:
+            body["error"] = model.load_error
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def busy_handler(_: Request, exc: Exception) -> JSONResponse:
+        retry_after = exc.retry_after if isinstance(exc, Busy) else 5
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(retry_after)})
+
+    app.add_api_route("/v2/health/ready", server_ready, methods=["GET"])
+    app.add_api_route("/v2/models/{model_name}/ready", model_ready, methods=["GET"])
+    app.add_exception_handler(Busy, busy_handler)
+
+
+def serve(model: ManagedModel, args: argparse.Namespace) -> None:
+    """Start KServe's model server for ``model`` (blocks until the server stops)."""
+    install_routes(model)
+    if model.serving.load_at_start:
+        model.load()
+    server = kserve.ModelServer(
+        http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=args.enable_grpc
+    )
+    server.start([model])

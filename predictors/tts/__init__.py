@@ -1,0 +1,1 @@
+"""Coqui TTS text-to-speech predictor."""

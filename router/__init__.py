@@ -1,0 +1,1 @@
+"""OpenAI- and Bazarr-compatible HTTP API in front of the KServe predictors."""

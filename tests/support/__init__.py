@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: test assets and real server processes on loopback."""
