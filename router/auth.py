@@ -1,0 +1,26 @@
+"""Optional bearer-key authentication for the OpenAI routes (constant-time comparison)."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from router.errors import ApiError
+
+
+def check_api_key(request: Request) -> None:
+    """FastAPI dependency: accept the request if no keys are configured or its bearer key matches one."""
+    keys: list[str] = request.app.state.settings.api_keys
+    if not keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", code="invalid_api_key")
+    presented = token.strip().encode()
+    matched = False
+    for key in keys:  # check all keys so the time taken does not depend on which one matched
+        matched |= hmac.compare_digest(presented, key.encode())
+    if not matched:
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")

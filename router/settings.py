@@ -1,0 +1,113 @@
+"""Router configuration: environment variables (``ROUTER_`` prefix) over an optional YAML file.
+
+The keys are the ones listed in ``docs/contracts.md``; the operator writes them into ``router.yaml`` and names
+the file with ``ROUTER_CONFIG_FILE``. List values accept a JSON list or a comma-separated string.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BeforeValidator, Field
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+def _as_list(value: Any) -> list[str]:
+    """Accept ``a,b``, ``["a", "b"]`` (JSON text) or a list; strip blanks and trailing slashes of URLs."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else text.split(",")
+    return [str(item).strip() for item in value if str(item).strip()]
+
+
+def _as_urls(value: Any) -> list[str]:
+    return [url.rstrip("/") for url in _as_list(value)]
+
+
+StrList = Annotated[list[str], NoDecode, BeforeValidator(_as_list)]
+UrlList = Annotated[list[str], NoDecode, BeforeValidator(_as_urls)]
+
+
+class RouterSettings(BaseSettings):
+    """Everything the router can be told; see ``docs/router.md`` for the full table."""
+
+    model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
+
+    # Contract keys (docs/contracts.md)
+    asr_urls: UrlList = Field(default_factory=list, description="ASR predictor base URLs (round-robin).")
+    asr_model_name: str = "whisper"
+    asr_aliases: StrList = Field(default_factory=lambda: ["whisper-1"])
+    tts_urls: UrlList = Field(default_factory=list, description="TTS predictor base URLs (round-robin).")
+    tts_model_name: str = "xtts"
+    tts_aliases: StrList = Field(default_factory=lambda: ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
+    api_keys: StrList = Field(default_factory=list, description="Accepted bearer keys; empty: no auth.")
+    cors_origins: StrList = Field(default_factory=list, description="Explicit CORS origins; empty: none.")
+    max_upload_mb: float = Field(25, gt=0)
+    max_bazarr_upload_mb: float = Field(2048, gt=0)
+    max_input_chars: int = Field(4096, gt=0)
+    request_timeout_seconds: float = Field(600, gt=0)
+    voice_store: Literal["directory", "configmap"] = "directory"
+    voices_dir: Path | None = None
+    namespace: str = "default"
+    stack_name: str = "voice-stack"
+
+    # Router-only tuning (additions documented in docs/router.md)
+    connect_timeout_seconds: float = Field(5, gt=0)
+    backend_max_inflight: int = Field(4, ge=1, description="Requests in flight per predictor replica.")
+    backend_max_queue: int = Field(64, ge=0, description="OpenAI requests waiting for a backend slot.")
+    retry_attempts: int = Field(3, ge=1, description="Tries for requests safe to repeat.")
+    retry_after_seconds: int = Field(5, ge=1)
+    health_interval_seconds: float = Field(5, gt=0)
+    tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
+    log_level: str = "INFO"
+    config_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("ROUTER_CONFIG_FILE")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def max_bazarr_upload_bytes(self) -> int:
+        return int(self.max_bazarr_upload_mb * 1024 * 1024)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> RouterSettings:
+    """Settings from the environment, then ``config_file`` (or ``ROUTER_CONFIG_FILE``); overrides win."""
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"router config file {path} not found")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"router config file {path} must hold a mapping")
+        env_keys = {key[len("ROUTER_") :].lower() for key in os.environ if key.startswith("ROUTER_")}
+        file_values = {key: value for key, value in data.items() if key not in env_keys}
+        return RouterSettings(**{**file_values, **overrides})
+    return RouterSettings(**overrides)

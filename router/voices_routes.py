@@ -1,0 +1,156 @@
+"""Voices: listed by the TTS predictor, added and deleted through the configured voice store."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import av
+from fastapi import APIRouter, Depends, Request
+
+from router.auth import check_api_key
+from router.errors import ApiError
+from router.multipart_stream import read_multipart
+from router.timeouts import probe_timeout
+from router.voice_store import VoiceStore, VoiceStoreError, validate_voice_name
+
+router = APIRouter(prefix="/v1/audio", tags=["OpenAI voices"], dependencies=[Depends(check_api_key)])
+
+MAX_SAMPLE_BYTES = 10 * 1024 * 1024  # OpenAI's limit for a voice sample
+
+
+async def predictor_voices(request: Request) -> dict[str, Any]:
+    """The TTS predictor's ``/v1/models/{name}/voices`` answer."""
+    settings = request.app.state.settings
+    result = await request.app.state.tts.request_json(
+        "GET", f"/v1/models/{settings.tts_model_name}/voices", http_timeout=probe_timeout(settings)
+    )
+    if not isinstance(result, dict):
+        raise ApiError(502, "the TTS backend answered an unexpected voices list")
+    return result
+
+
+async def known_voice_names(request: Request) -> set[str]:
+    """Voice names and aliases the predictor accepts (empty if it cannot be asked)."""
+    try:
+        voices = await predictor_voices(request)
+    except Exception:  # only used to choose between 400 and 404
+        return set()
+    names = {str(voice.get("name")) for voice in voices.get("voices", [])}
+    return names | set((voices.get("aliases") or {}).keys())
+
+
+def _voice_object(name: str, created_at: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "object": "audio.voice",
+        "id": name,
+        "name": name,
+        "type": "audio_sample",
+        "created_at": created_at,
+        **(extra or {}),
+    }
+
+
+def _store(request: Request) -> VoiceStore:
+    store: VoiceStore | None = request.app.state.voice_store
+    if store is None:
+        raise ApiError(
+            400,
+            "Voice upload is not configured (set voices_dir, or voice_store=configmap).",
+            code="voice_store_not_configured",
+        )
+    return store
+
+
+@router.get("/voices", summary="List voices")
+async def list_voices(request: Request) -> dict[str, Any]:
+    """The predictor's voices (files, folders, built-in speakers), OpenAI-style, plus its aliases."""
+    voices = await predictor_voices(request)
+    data = [
+        _voice_object(str(voice["name"]), extra={key: value for key, value in voice.items() if key != "name"})
+        for voice in voices.get("voices", [])
+    ]
+    return {
+        "object": "list",
+        "data": data,
+        "aliases": voices.get("aliases") or {},
+        "default": voices.get("default"),
+    }
+
+
+@router.post(
+    "/voices",
+    summary="Create a voice from a sample",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["name", "audio_sample"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "audio_sample": {"type": "string", "format": "binary"},
+                            "consent": {"type": "string", "description": "Accepted and ignored."},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def create_voice(request: Request) -> dict[str, Any]:
+    """Store a reference sample (≤ 10 MiB, any audio format) as the voice `name`; the TTS predictor picks it
+    up without a restart (a directory locally, a ConfigMap in a cluster)."""
+    store = _store(request)
+    form = await read_multipart(request, max_file_bytes=MAX_SAMPLE_BYTES)
+    try:
+        name = form.get("name")
+        if not name:
+            raise ApiError(400, "Missing the 'name' field.", param="name", code="missing_required_parameter")
+        sample = form.files.get("audio_sample")
+        if sample is None or sample.size == 0:
+            raise ApiError(
+                400,
+                "Missing the 'audio_sample' file.",
+                param="audio_sample",
+                code="missing_required_parameter",
+            )
+        data = sample.read_bytes()
+    finally:
+        form.close()
+    try:
+        name = validate_voice_name(name)
+        _check_audio(data)
+        await store.add(name, sample.filename, data)
+    except VoiceStoreError as exc:
+        raise ApiError(exc.status, exc.message, param="name" if exc.status == 400 else None) from exc
+    return _voice_object(name, int(time.time()))
+
+
+def _check_audio(data: bytes) -> None:
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            if not container.streams.audio:
+                raise ApiError(
+                    400, "The sample has no audio track.", param="audio_sample", code="invalid_audio"
+                )
+    except av.FFmpegError as exc:
+        raise ApiError(
+            400, f"The sample is not a readable audio file: {exc}", param="audio_sample", code="invalid_audio"
+        ) from exc
+
+
+@router.delete("/voices/{voice_id}", summary="Delete a voice")
+async def delete_voice(voice_id: str, request: Request) -> dict[str, Any]:
+    """Remove an uploaded voice (built-in speakers cannot be removed)."""
+    store = _store(request)
+    try:
+        deleted = await store.delete(voice_id)
+    except VoiceStoreError as exc:
+        raise ApiError(exc.status, exc.message, param="voice_id") from exc
+    if not deleted:
+        raise ApiError(404, f"Voice {voice_id!r} not found.", param="voice_id", code="voice_not_found")
+    return {"id": voice_id, "object": "audio.voice.deleted", "deleted": True}
