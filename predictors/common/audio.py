@@ -156,7 +156,10 @@ def _decode_stream(
         chunks.append(out.to_ndarray().reshape(-1))
     if not chunks:
         return np.zeros(0, dtype=np.float32), error
-    return np.concatenate(chunks).astype(np.float32, copy=False), error
+    samples = np.concatenate(chunks).astype(np.float32, copy=False)
+    # Resampling can overshoot full scale slightly (ringing); keep the documented [-1, 1] range.
+    np.clip(samples, -1.0, 1.0, out=samples)
+    return samples, error
 
 
 def _ffmpeg_reason(exc: av.FFmpegError) -> str:

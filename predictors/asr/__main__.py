@@ -1,0 +1,47 @@
+"""``voicestack asr`` / ``python -m predictors.asr``: serve Whisper with KServe's model server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from predictors.asr.settings import EngineSettings
+from predictors.common.options import ServingOptions
+from predictors.common.server import kserve_parser, serve
+
+log = logging.getLogger("predictors.asr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = kserve_parser("Whisper speech-to-text predictor (KServe custom model).")
+    EngineSettings.add_arguments(parser)
+    ServingOptions.add_arguments(parser, "ASR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    settings = EngineSettings.from_args(args)
+    serving = ServingOptions.from_args(args)
+
+    from predictors.asr.model import AsrModel  # heavy imports only once the flags are known to be good
+
+    model = AsrModel(args.model_name, serving, settings)
+    if serving.load_at_start:
+        try:
+            model.load()
+        except Exception as exc:
+            print(f"voicestack asr: cannot load model {settings.model!r}: {exc}", file=sys.stderr)
+            return 1
+    from kserve import model_server
+
+    from predictors.asr import stream_content_type
+
+    stream_content_type.install(model_server.app)
+    serve(model, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""The one interface both Whisper implementations sit behind."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+# OpenAI's fallback schedule: retry a window at a higher temperature when its output looks degenerate.
+FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """What one transcription asks of the engine (the language is already known)."""
+
+    task: str  # transcribe | translate
+    language: str
+    initial_prompt: str | None
+    temperatures: tuple[float, ...]
+    beam_size: int
+    word_timestamps: bool
+    vad_filter: bool
+    max_new_tokens: int | None
+
+
+class AsrEngine(ABC):
+    """A loaded Whisper model. Methods are blocking and may be called from several threads."""
+
+    name: str = "engine"
+
+    @property
+    @abstractmethod
+    def multilingual(self) -> bool:
+        """False for English-only models (``*.en``): they neither detect language nor translate."""
+
+    @abstractmethod
+    def language_distribution(self, window: np.ndarray) -> dict[str, float]:
+        """Language probabilities for one window of at most 30 s of 16 kHz mono audio."""
+
+    @abstractmethod
+    def segments(
+        self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        """Segments (OpenAI verbose fields, ``words`` optional) as decoded; ends early on ``stop``."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the garbage collector would not (default: nothing)."""

@@ -1,0 +1,120 @@
+"""faster-whisper (CTranslate2): the default engine; long audio goes through BatchedInferencePipeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.audio import pad_or_trim
+
+from predictors.asr.engines.base import SAMPLE_RATE, AsrEngine, DecodeOptions
+from predictors.asr.engines.devices import resolve_device
+from predictors.asr.settings import EngineSettings
+
+log = logging.getLogger(__name__)
+
+BATCH_WINDOW_SECONDS = 30.0
+
+
+def check_model_source(model: str) -> str:
+    """A local CTranslate2 directory, or a size name / Hub repo id left to faster-whisper to download."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ValueError(f"{path} is not a CTranslate2 Whisper model directory (no model.bin)")
+        if not (path / "tokenizer.json").is_file():
+            log.warning("%s has no tokenizer.json: faster-whisper will try to download one", path)
+        return str(path)
+    if path.is_file():
+        raise ValueError(
+            f"{path} is a file; faster-whisper needs a CTranslate2 model directory "
+            "(use --engine whisper for an openai-whisper .pt checkpoint)"
+        )
+    if model.startswith(("/", "./", "../", "~")):
+        raise ValueError(f"model directory not found: {model}")
+    return model
+
+
+class FasterWhisperEngine(AsrEngine):
+    name = "faster-whisper"
+
+    def __init__(self, settings: EngineSettings, parallel: int = 1) -> None:
+        device = resolve_device(settings.device)
+        compute_type = settings.compute_type or ("float16" if device == "cuda" else "int8")
+        source = check_model_source(settings.model)
+        log.info("loading faster-whisper model %s on %s (%s)", source, device, compute_type)
+        self.model = WhisperModel(
+            source,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=settings.cpu_threads,
+            num_workers=max(1, parallel),
+            download_root=settings.download_root,
+            local_files_only=settings.local_files_only,
+        )
+        self.batched = BatchedInferencePipeline(self.model)
+        self.batch_size = settings.batch_size
+        self.device = device
+        self.compute_type = compute_type
+
+    @property
+    def multilingual(self) -> bool:
+        return bool(self.model.model.is_multilingual)
+
+    def language_distribution(self, window: np.ndarray) -> dict[str, float]:
+        if not self.multilingual:
+            return {"en": 1.0}
+        features = self.model.feature_extractor(window)
+        encoder_output = self.model.encode(pad_or_trim(features))
+        results = self.model.model.detect_language(encoder_output)[0]
+        return {token[2:-2]: float(probability) for token, probability in results}
+
+    def segments(
+        self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "language": options.language,
+            "task": options.task,
+            "beam_size": options.beam_size,
+            "temperature": list(options.temperatures),
+            "initial_prompt": options.initial_prompt,
+            "word_timestamps": options.word_timestamps,
+            "vad_filter": options.vad_filter,
+            "max_new_tokens": options.max_new_tokens,
+        }
+        duration = len(audio) / SAMPLE_RATE
+        if self.batch_size > 1 and duration > BATCH_WINDOW_SECONDS:
+            if not options.vad_filter:
+                kwargs["clip_timestamps"] = fixed_windows(duration)
+            segments, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
+        else:
+            segments, _ = self.model.transcribe(audio, **kwargs)
+        for segment in segments:
+            yield {
+                "seek": segment.seek,
+                "start": segment.start,
+                "end": segment.end,
+                "text": segment.text,
+                "tokens": segment.tokens,
+                "temperature": segment.temperature,
+                "avg_logprob": segment.avg_logprob,
+                "compression_ratio": segment.compression_ratio,
+                "no_speech_prob": segment.no_speech_prob,
+                "words": None if segment.words is None else [word._asdict() for word in segment.words],
+            }
+            if stop.is_set():
+                return
+
+    def close(self) -> None:
+        self.model.model.unload_model()
+
+
+def fixed_windows(duration: float) -> list[dict[str, float]]:
+    """30 s clips for the batched pipeline when VAD is off (it would otherwise refuse long audio)."""
+    starts = np.arange(0.0, duration, BATCH_WINDOW_SECONDS)
+    return [{"start": float(s), "end": float(min(s + BATCH_WINDOW_SECONDS, duration))} for s in starts]

@@ -1,0 +1,90 @@
+"""One request's work on a loaded engine: detect the language, then transcribe or translate.
+
+``events`` yields ``{"type": "segment", …}`` as segments complete and ends with ``{"type": "done", …}``;
+the non-streaming path simply keeps the last event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from predictors.asr import metrics
+from predictors.asr.engines.base import FALLBACK_TEMPERATURES, SAMPLE_RATE, AsrEngine, DecodeOptions
+from predictors.asr.language_vote import vote
+from predictors.asr.request_options import AsrOptions
+from predictors.asr.result_shape import detection_result, shape_segment, transcription_result
+from predictors.asr.settings import EngineSettings
+from predictors.common.audio import DecodedAudio
+
+
+class Transcription:
+    def __init__(
+        self, model_name: str, audio: DecodedAudio, options: AsrOptions, settings: EngineSettings
+    ) -> None:
+        if audio.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"the engine needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+        self.model_name = model_name
+        self.audio = audio
+        self.options = options
+        self.settings = settings
+
+    def events(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        started = time.perf_counter()
+        if self.options.task == "detect_language":
+            language, probability, top = self._detect(engine)
+            result = detection_result(language, probability, self.audio.duration, top)
+        else:
+            result = yield from self._transcribe(engine, stop)
+        if stop.is_set():
+            return
+        metrics.record_processing(
+            self.model_name,
+            engine.name,
+            self.options.task,
+            self.audio.duration,
+            time.perf_counter() - started,
+        )
+        yield {"type": "done", "result": result}
+
+    def result(self, engine: AsrEngine) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+        for last in self.events(engine, threading.Event()):  # noqa: B007 - only the final event matters
+            pass
+        return last["result"]
+
+    def _detect(self, engine: AsrEngine) -> tuple[str, float, dict[str, float]]:
+        return vote(
+            self.audio.samples,
+            SAMPLE_RATE,
+            self.options.detect_lang_offset,
+            self.options.detect_lang_length,
+            engine.language_distribution,
+        )
+
+    def _transcribe(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        options = self.options
+        if options.language is not None:
+            language, probability = options.language, 1.0
+        else:
+            language, probability, _ = self._detect(engine)
+        decode = DecodeOptions(
+            task=options.task,
+            language=language,
+            initial_prompt=options.initial_prompt,
+            temperatures=FALLBACK_TEMPERATURES if options.temperature is None else (options.temperature,),
+            beam_size=options.beam_size or self.settings.beam_size,
+            word_timestamps=options.word_timestamps,
+            vad_filter=self.settings.vad if options.vad_filter is None else options.vad_filter,
+            max_new_tokens=self.settings.max_new_tokens,
+        )
+        segments: list[dict[str, Any]] = []
+        for raw in engine.segments(self.audio.samples, decode, stop):
+            segment = shape_segment(raw, len(segments), self.audio.duration)
+            segments.append(segment)
+            yield {"type": "segment", "segment": segment}
+            if stop.is_set():
+                break
+        return transcription_result(options.task, language, probability, self.audio.duration, segments)

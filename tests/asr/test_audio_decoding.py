@@ -1,0 +1,70 @@
+"""The shared decoder (predictors.common.audio): every container to 16 kHz mono, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predictors.common.audio import AudioDecodeError, decode_audio, decode_pcm_s16le
+from tests.support.assets import asset
+
+# Durations from the assets' MANIFEST.json.
+CLIPS = {
+    "audio/en/jfk.wav": 11.0,
+    "audio/en/jfk.flac": 11.0,  # 44.1 kHz stereo 24-bit
+    "audio/en/jfk.mp3": 11.0,
+    "audio/en/OSR_us_000_0034_8k.wav": 35.548,  # 8 kHz: resampled up
+    "audio/en/ljspeech/LJ001-0001.wav": 9.7,  # 22.05 kHz
+}
+
+
+@pytest.mark.parametrize("relative", sorted(CLIPS))
+def test_shared_clips_decode_to_16k_mono_with_their_duration(relative: str) -> None:
+    decoded = decode_audio(asset(relative))
+    assert decoded.sample_rate == 16000
+    assert decoded.samples.dtype == np.float32 and decoded.samples.ndim == 1
+    assert decoded.duration == pytest.approx(CLIPS[relative], abs=0.05)
+    assert 0.01 < float(np.abs(decoded.samples).max()) <= 1.0
+
+
+@pytest.mark.parametrize("key", ["m4a", "ogg-opus", "webm", "mkv-video", "mp4-video"])
+def test_generated_containers_decode_their_audio_track(media: dict[str, Path], key: str) -> None:
+    decoded = decode_audio(media[key].read_bytes())
+    assert decoded.duration == pytest.approx(11.0, abs=0.05)
+
+
+def test_other_rates_are_honoured(jfk_flac: Path) -> None:
+    decoded = decode_audio(jfk_flac, sample_rate=24000)
+    assert decoded.sample_rate == 24000
+    assert len(decoded.samples) == pytest.approx(11.0 * 24000, abs=0.05 * 24000)
+
+
+def test_raw_pcm_is_read_as_s16le_mono() -> None:
+    pcm = (np.sin(np.linspace(0, 2000, 16000)) * 16000).astype("<i2").tobytes()
+    decoded = decode_pcm_s16le(pcm)
+    assert decoded.duration == pytest.approx(1.0)
+    assert float(np.abs(decoded.samples).max()) == pytest.approx(16000 / 32768, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("truncated", "truncated"),
+        ("not-audio", "not a readable audio or video file"),
+        ("video-only", "no audio track"),
+    ],
+)
+def test_bad_media_is_refused_with_a_clear_message(media: dict[str, Path], key: str, message: str) -> None:
+    with pytest.raises(AudioDecodeError, match=message):
+        decode_audio(media[key].read_bytes())
+
+
+def test_empty_inputs_are_refused() -> None:
+    with pytest.raises(AudioDecodeError, match="empty"):
+        decode_audio(b"")
+    with pytest.raises(AudioDecodeError, match="empty"):
+        decode_pcm_s16le(b"")
+    with pytest.raises(AudioDecodeError, match="multiple of 2 bytes"):
+        decode_pcm_s16le(b"\x00\x01\x02")
