@@ -56,6 +56,7 @@ class ManagedModel(kserve.Model, Generic[E]):
         self.load_error: str | None = None
         self.load_seconds: float | None = None
         self._idle_thread: threading.Thread | None = None
+        MODEL_LOADED.labels(name).set(0)  # present (as 0) before the first load, not missing
         QUEUE_WAITING.labels(name).set_function(lambda: self.gate.waiting)
         ACTIVE_REQUESTS.labels(name).set_function(lambda: self.gate.active)
         if serving.idle_unload_seconds > 0:
