@@ -1,0 +1,102 @@
+"""Serving behaviour: concurrency with a responsive health check, lazy load, idle unload, failures."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.asr.client import AsrClient
+from tests.asr.conftest import MAX_NEW_TOKENS
+from tests.asr.shapes import assert_transcription
+from tests.support.servers import ServerProcess, free_port, running
+
+
+def test_four_long_requests_while_health_stays_quick(fw_server: AsrClient, long_flac: Path) -> None:
+    data = long_flac.read_bytes()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [
+            pool.submit(fw_server.raw, data, "audio/flac", language="en", temperature=0) for _ in range(4)
+        ]
+        latencies = []
+        while not all(future.done() for future in futures):
+            started = time.perf_counter()
+            assert fw_server.ready().status_code == 200
+            latencies.append(time.perf_counter() - started)
+            time.sleep(0.05)
+        responses = [future.result() for future in futures]
+    for response in responses:
+        assert response.status_code == 200, response.text
+        assert_transcription(response.json(), "transcribe", 234.546)
+    assert latencies, "the requests finished before the health check could be probed"
+    assert max(latencies) < 0.5, latencies
+
+
+def test_lazy_load_and_idle_unload(micro_ct2: Path, jfk_flac: Path) -> None:
+    port = free_port()
+    server = ServerProcess.voicestack(
+        "asr", "--http_port", str(port), "--enable_grpc", "false", "--model", str(micro_ct2),
+        "--max_new_tokens", MAX_NEW_TOKENS, "--no-load_at_start", "--idle_unload_seconds", "1",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with running(server, f"{base}/v2/health/live"):
+        client = AsrClient(base, server)
+        assert client.ready().status_code == 503  # not loaded yet
+        assert client.metric("voicestack_model_loaded", model_name="whisper") == 0.0
+        response = client.raw(jfk_flac, language="en", temperature=0)  # loads on demand
+        assert response.status_code == 200, response.text
+        assert client.ready().status_code == 200
+        assert client.metric("voicestack_model_loaded", model_name="whisper") == 1.0
+        deadline = time.monotonic() + 10
+        while client.metric("voicestack_model_loaded", model_name="whisper") != 0.0:
+            assert time.monotonic() < deadline, "the idle model was not unloaded"
+            time.sleep(0.2)
+        assert client.ready().status_code == 200  # unloaded for idleness, reloads on demand
+        assert client.raw(jfk_flac, language="en", temperature=0).status_code == 200
+        assert client.metric("voicestack_asr_audio_seconds_total", task="transcribe") == pytest.approx(22.0)
+        assert client.metric("voicestack_asr_real_time_factor_count", task="transcribe") == 2.0
+
+
+def test_engine_failure_is_a_500_and_the_server_lives_on(tmp_path: Path, jfk_flac: Path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "model.bin").write_bytes(b"this is not a CTranslate2 model")
+    (broken / "config.json").write_text("{}")
+    port = free_port()
+    server = ServerProcess.voicestack(
+        "asr",
+        "--http_port",
+        str(port),
+        "--enable_grpc",
+        "false",
+        "--model",
+        str(broken),
+        "--no-load_at_start",
+    )
+    base = f"http://127.0.0.1:{port}"
+    with running(server, f"{base}/v2/health/live"):
+        client = AsrClient(base, server)
+        for _ in range(2):
+            response = client.raw(jfk_flac, language="en")
+            assert response.status_code == 500
+            assert "could not be loaded" in response.json()["error"]
+        assert httpx.get(f"{base}/v2/health/live", timeout=5).status_code == 200
+        assert client.ready().status_code == 503
+        assert "error" in httpx.get(f"{base}/v2/models/whisper/ready", timeout=5).json()
+
+
+def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> None:
+    import subprocess
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "predictors.asr", "--enable_grpc", "false", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+    assert "--beam_size must be between 1 and 10" in run("--beam_size", "0").stderr
+    missing = run("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
+    assert missing.returncode == 1
+    assert "model directory not found" in missing.stderr
