@@ -21,9 +21,7 @@ SHORT_NAMES = ["vs"]
 
 Schema = dict[str, Any]
 
-QUANTITY_PATTERN = (
-    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
-)
+QUANTITY_PATTERN = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 VOICE_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
@@ -153,7 +151,10 @@ def serving_properties(engine: str) -> dict[str, Schema]:
             f"Requests run at once per pod ({engine}_MAX_CONCURRENCY).", minimum=1, maximum=64, default=1
         ),
         "maxQueue": integer(
-            f"Requests waiting per pod before 503 busy ({engine}_MAX_QUEUE).", minimum=0, maximum=4096, default=64
+            f"Requests waiting per pod before 503 busy ({engine}_MAX_QUEUE).",
+            minimum=0,
+            maximum=4096,
+            default=64,
         ),
     }
 
@@ -161,8 +162,11 @@ def serving_properties(engine: str) -> dict[str, Schema]:
 def predictor_properties(what: str, gpu_default: int, engine: str) -> dict[str, Schema]:
     return {
         "enabled": boolean(f"Run the {what} InferenceService.", default=True),
-        "device": string("Device the engine runs on: auto picks cuda when a GPU is visible.",
-                         enum=["auto", "cpu", "cuda"], default="auto"),
+        "device": string(
+            "Device the engine runs on: auto picks cuda when a GPU is visible.",
+            enum=["auto", "cpu", "cuda"],
+            default="auto",
+        ),
         **serving_properties(engine),
         "resources": resources_schema(what, gpu_default),
         "minReplicas": integer(
@@ -171,7 +175,9 @@ def predictor_properties(what: str, gpu_default: int, engine: str) -> dict[str, 
             maximum=100,
             default=1,
         ),
-        "maxReplicas": integer("Most predictor pods the autoscaler may run.", minimum=1, maximum=100, default=1),
+        "maxReplicas": integer(
+            "Most predictor pods the autoscaler may run.", minimum=1, maximum=100, default=1
+        ),
         "scaleMetric": string(
             "Autoscaling metric (KServe scaleMetric): concurrency and rps need Knative; cpu/memory use an HPA.",
             enum=["concurrency", "rps", "cpu", "memory"],
@@ -188,7 +194,10 @@ def predictor_properties(what: str, gpu_default: int, engine: str) -> dict[str, 
 
 
 def min_max_rule() -> dict[str, str]:
-    return {"rule": "self.minReplicas <= self.maxReplicas", "message": "minReplicas must not exceed maxReplicas"}
+    return {
+        "rule": "self.minReplicas <= self.maxReplicas",
+        "message": "minReplicas must not exceed maxReplicas",
+    }
 
 
 def asr_schema() -> Schema:
@@ -196,7 +205,9 @@ def asr_schema() -> Schema:
         "Speech-to-text: a Whisper InferenceService (KServe model name whisper).",
         {
             **predictor_properties("ASR", 0, "ASR"),
-            "engine": string("Whisper implementation.", enum=["faster-whisper", "whisper"], default="faster-whisper"),
+            "engine": string(
+                "Whisper implementation.", enum=["faster-whisper", "whisper"], default="faster-whisper"
+            ),
             "model": string(
                 "Model size name (tiny, base, small, medium, large-v3, turbo, …) or a Hugging Face repo id. "
                 "Mutually exclusive with storageUri; neither means large-v3.",
@@ -211,11 +222,23 @@ def asr_schema() -> Schema:
             ),
             "computeType": string(
                 "CTranslate2 compute type (faster-whisper), e.g. float16 on GPU, int8 on CPU; default picks by device.",
-                enum=["default", "auto", "int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16",
-                      "float16", "bfloat16", "float32"],
+                enum=[
+                    "default",
+                    "auto",
+                    "int8",
+                    "int8_float16",
+                    "int8_float32",
+                    "int8_bfloat16",
+                    "int16",
+                    "float16",
+                    "bfloat16",
+                    "float32",
+                ],
                 default="default",
             ),
-            "vad": boolean("Skip silence with the Silero voice-activity filter (ASR_VAD_ENABLED).", default=True),
+            "vad": boolean(
+                "Skip silence with the Silero voice-activity filter (ASR_VAD_ENABLED).", default=True
+            ),
             "beamSize": integer("Beam search width (ASR_BEAM_SIZE).", minimum=1, maximum=10, default=5),
             "batchSize": integer(
                 "Batched inference size (ASR_BATCH_SIZE); unset: sequential decoding.", minimum=1, maximum=64
@@ -225,7 +248,10 @@ def asr_schema() -> Schema:
         **{
             "x-kubernetes-validations": [
                 min_max_rule(),
-                {"rule": "!(has(self.model) && has(self.storageUri))", "message": "set model or storageUri, not both"},
+                {
+                    "rule": "!(has(self.model) && has(self.storageUri))",
+                    "message": "set model or storageUri, not both",
+                },
             ]
         },
     )
@@ -244,8 +270,11 @@ def voice_schema() -> Schema:
                 "An existing ConfigMap (same namespace) holding the sample; it is mounted, not copied.",
                 {
                     "name": string("ConfigMap name.", pattern=K8S_NAME_PATTERN, maxLength=253),
-                    "key": string("Key in binaryData (or data) holding the audio file, e.g. anna.wav.",
-                                  minLength=1, maxLength=253),
+                    "key": string(
+                        "Key in binaryData (or data) holding the audio file, e.g. anna.wav.",
+                        minLength=1,
+                        maxLength=253,
+                    ),
                 },
                 required=["name", "key"],
             ),
@@ -329,8 +358,14 @@ def ingress_schema() -> Schema:
             ),
         },
         default={},
-        **{"x-kubernetes-validations": [{"rule": "!self.enabled || has(self.host)",
-                                         "message": "ingress.host is required when the ingress is enabled"}]},
+        **{
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!self.enabled || has(self.host)",
+                    "message": "ingress.host is required when the ingress is enabled",
+                }
+            ]
+        },
     )
 
 
@@ -340,8 +375,11 @@ def router_schema() -> Schema:
         {
             "replicas": integer("Router pods.", minimum=0, maximum=50, default=1),
             "image": string("Container image override for the router (default from the operator)."),
-            "serviceType": string("Type of the router's Service.", enum=["ClusterIP", "NodePort", "LoadBalancer"],
-                                  default="ClusterIP"),
+            "serviceType": string(
+                "Type of the router's Service.",
+                enum=["ClusterIP", "NodePort", "LoadBalancer"],
+                default="ClusterIP",
+            ),
             "ingress": ingress_schema(),
             "apiKeySecretRef": obj(
                 "Secret holding the accepted API keys (comma- or newline-separated); unset: no authentication.",
@@ -351,15 +389,20 @@ def router_schema() -> Schema:
                 },
                 required=["name"],
             ),
-            "corsOrigins": string_list("Browser origins allowed by CORS; empty: no CORS.", "An origin, e.g. "
-                                       "https://app.example.com."),
+            "corsOrigins": string_list(
+                "Browser origins allowed by CORS; empty: no CORS.", "An origin, e.g. https://app.example.com."
+            ),
             "limits": obj(
                 "Request limits of the router.",
                 {
                     "maxUploadMb": integer("OpenAI transcription upload limit in MB.", minimum=1, default=25),
                     "maxBazarrUploadMb": integer("Bazarr /asr upload limit in MB.", minimum=1, default=2048),
-                    "maxInputChars": integer("Speech input text limit in characters.", minimum=1, default=4096),
-                    "requestTimeoutSeconds": integer("Backend read timeout in seconds.", minimum=1, default=600),
+                    "maxInputChars": integer(
+                        "Speech input text limit in characters.", minimum=1, default=4096
+                    ),
+                    "requestTimeoutSeconds": integer(
+                        "Backend read timeout in seconds.", minimum=1, default=600
+                    ),
                 },
                 default={},
             ),
@@ -389,8 +432,11 @@ def condition_schema() -> Schema:
             "reason": string("One-word CamelCase reason."),
             "message": string("Human-readable details."),
             "lastTransitionTime": string("When status last changed.", format="date-time"),
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "metadata.generation the condition was computed for."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "metadata.generation the condition was computed for.",
+            },
         },
         required=["type", "status"],
     )
@@ -411,8 +457,11 @@ def status_schema() -> Schema:
     return obj(
         "Observed state, written by the operator.",
         {
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "metadata.generation last reconciled."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "metadata.generation last reconciled.",
+            },
             "conditions": {
                 "type": "array",
                 "description": "Ready, AsrReady, TtsReady, RouterReady.",
@@ -420,7 +469,9 @@ def status_schema() -> Schema:
                 "x-kubernetes-list-type": "map",
                 "x-kubernetes-list-map-keys": ["type"],
             },
-            "routerUrl": string("In-cluster URL of the router: the address to give Bazarr and OpenAI clients."),
+            "routerUrl": string(
+                "In-cluster URL of the router: the address to give Bazarr and OpenAI clients."
+            ),
             "externalUrl": string("URL through the Ingress, when enabled."),
             "asr": component_status_schema("ASR InferenceService"),
             "tts": component_status_schema("TTS InferenceService"),
@@ -447,7 +498,10 @@ def spec_schema() -> Schema:
         default={},
         **{
             "x-kubernetes-validations": [
-                {"rule": "self.asr.enabled || self.tts.enabled", "message": "enable at least one of asr and tts"},
+                {
+                    "rule": "self.asr.enabled || self.tts.enabled",
+                    "message": "enable at least one of asr and tts",
+                },
                 {
                     "rule": "self.deploymentMode == 'Knative' || "
                     "((!self.asr.enabled || self.asr.minReplicas >= 1) && (!self.tts.enabled || self.tts.minReplicas >= 1))",
@@ -462,9 +516,18 @@ def printer_columns() -> list[dict[str, Any]]:
     return [
         {"name": "ASR", "type": "string", "jsonPath": ".spec.asr.model", "description": "ASR model"},
         {"name": "TTS", "type": "string", "jsonPath": ".spec.tts.model", "description": "TTS model"},
-        {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-         "description": "Whether the whole stack serves"},
-        {"name": "URL", "type": "string", "jsonPath": ".status.routerUrl", "description": "In-cluster router URL"},
+        {
+            "name": "Ready",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+            "description": "Whether the whole stack serves",
+        },
+        {
+            "name": "URL",
+            "type": "string",
+            "jsonPath": ".status.routerUrl",
+            "description": "In-cluster router URL",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
 

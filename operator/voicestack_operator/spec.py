@@ -1,0 +1,103 @@
+"""The VoiceStack spec: defaults (from the CRD schema, the single source) and the cross-field rules.
+
+The API server enforces the same rules with the CRD's CEL ``x-kubernetes-validations``; the operator checks
+them again so a cluster without CEL, or an object that slipped in before a CRD upgrade, gets a clear
+``Ready=False, reason=InvalidSpec`` instead of broken children.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+from typing import Any
+
+from voicestack_operator import crd
+
+DEFAULT_ASR_MODEL = "large-v3"
+MAX_VOICE_BYTES = 1_000_000  # a ConfigMap holds at most 1 MiB including its metadata
+
+
+class InvalidSpec(ValueError):
+    """A spec the operator cannot act on; the message says which field and why."""
+
+    def __init__(self, message: str, reason: str = "InvalidSpec") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
+    """Apply a structural schema's ``default`` values the way the API server does (a new object)."""
+    value = copy.deepcopy(value)
+    _default_in_place(schema, value)
+    return value
+
+
+def _default_in_place(schema: dict[str, Any], value: Any) -> None:
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                _default_in_place(sub, value[name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            _default_in_place(schema["items"], item)
+
+
+def decoded_voice(voice: dict[str, Any]) -> bytes:
+    """The inline sample of a voice, decoded (validated by :func:`normalize`)."""
+    return base64.b64decode(voice["data"], validate=True)
+
+
+def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """The spec with every default filled in; raises :class:`InvalidSpec` on a rule violation."""
+    if spec is not None and not isinstance(spec, dict):
+        raise InvalidSpec("spec must be an object")
+    full = apply_defaults(crd.spec_schema(), spec or {})
+    asr, tts, router = full["asr"], full["tts"], full["router"]
+    if not asr["enabled"] and not tts["enabled"]:
+        raise InvalidSpec("enable at least one of spec.asr and spec.tts")
+    for section, values in (("asr", asr), ("tts", tts)):
+        if values["minReplicas"] > values["maxReplicas"]:
+            raise InvalidSpec(
+                f"spec.{section}.minReplicas ({values['minReplicas']}) exceeds maxReplicas ({values['maxReplicas']})"
+            )
+        if values["enabled"] and values["minReplicas"] == 0 and full["deploymentMode"] != "Knative":
+            raise InvalidSpec(
+                f"spec.{section}.minReplicas 0 (scale to zero) needs spec.deploymentMode Knative"
+            )
+    if "model" in asr and "storageUri" in asr:
+        raise InvalidSpec("spec.asr: set model or storageUri, not both")
+    if "model" not in asr and "storageUri" not in asr:
+        asr["model"] = DEFAULT_ASR_MODEL
+    _check_voices(tts)
+    ingress = router["ingress"]
+    if ingress["enabled"] and not ingress.get("host"):
+        raise InvalidSpec("spec.router.ingress.host is required when the ingress is enabled")
+    return full
+
+
+def _check_voices(tts: dict[str, Any]) -> None:
+    seen: set[str] = set()
+    for index, voice in enumerate(tts.get("voices", [])):
+        name = voice.get("name", "")
+        where = f"spec.tts.voices[{index}] ({name})"
+        if name in seen:
+            raise InvalidSpec(f"{where}: duplicate voice name")
+        seen.add(name)
+        if ("configMapKeyRef" in voice) == ("data" in voice):
+            raise InvalidSpec(f"{where}: a voice needs exactly one source, configMapKeyRef or data")
+        if "data" in voice:
+            try:
+                size = len(decoded_voice(voice))
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidSpec(f"{where}: data is not valid base64 ({exc})") from exc
+            if size > MAX_VOICE_BYTES:
+                raise InvalidSpec(
+                    f"{where}: sample is {size} bytes; a ConfigMap holds at most {MAX_VOICE_BYTES}"
+                )
+    for alias, target in tts.get("voiceAliases", {}).items():
+        if not target:
+            raise InvalidSpec(f"spec.tts.voiceAliases.{alias}: empty voice name")
