@@ -120,7 +120,7 @@ def client(router: Running) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{router.url}/v1", api_key=API_KEY, max_retries=0, timeout=120)
 
 
-def _pcm16k(path: Path) -> np.ndarray:
+def pcm16k(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
         resampler = av.AudioResampler(format="s16", layout="mono", rate=16000)
         chunks = [
@@ -134,7 +134,7 @@ def _pcm16k(path: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def short_pcm() -> bytes:
     """2.5 s of JFK as raw s16le 16 kHz mono (what Bazarr sends with encode=false)."""
-    return _pcm16k(asset("audio/en/jfk.wav"))[: 16000 * 5 // 2].tobytes()
+    return pcm16k(asset("audio/en/jfk.wav"))[: 16000 * 5 // 2].tobytes()
 
 
 @pytest.fixture(scope="session")
