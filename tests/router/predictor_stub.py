@@ -1,19 +1,24 @@
-"""``CountingAsrPredictorStub``: a tiny real HTTP server on loopback that speaks the ASR predictor's raw-body
-route but only counts the bytes it receives (no decoding, no model).
+"""Loopback stub predictors for what measures the router, not a model.
 
-Used where what is measured is the router, not the predictor: relaying a 200 MB ``encode=false`` body while
-watching the router's memory. Run as ``python -m tests.router.predictor_stub --port P``.
+``CountingAsrPredictorStub``: a real HTTP server that speaks the ASR predictor's raw-body route but only
+counts the bytes it receives (no decoding, no model); used to relay a 200 MB ``encode=false`` body while
+watching the router's memory (200 MB of PCM is 100 minutes of audio). It also answers the TTS routes with a
+tone (``ToneTtsPredictorStub`` behaviour) for the router benchmark's overhead figures.
+Run as ``python -m tests.router.predictor_stub --port P``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+from collections.abc import AsyncIterator
 
+import numpy as np
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 
@@ -37,11 +42,41 @@ async def predict(request: Request) -> JSONResponse:
                          "request_id": request.headers.get("x-request-id")})  # fmt: skip
 
 
+async def synthesize(request: Request) -> StreamingResponse | JSONResponse:
+    """A tone, 0.05 s per character, at 22.05 kHz, in 0.1 s chunks (counts as the TTS route's shape)."""
+    body = await request.json()
+    if body.get("voice") not in VOICES:
+        return JSONResponse({"error": f"unknown voice {body.get('voice')!r}; available: {VOICES}"}, 400)
+    samples = int(len(body["text"]) * 0.05 * 22050)
+    tone = (np.sin(np.arange(samples) / 8) * 6000).astype("<i2").tobytes()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(tone), 4410):
+            yield tone[start : start + 4410]
+            await asyncio.sleep(0.01)
+
+    headers = {"X-Sample-Rate": "22050", "X-Channels": "1", "X-Sample-Format": "s16le", "X-Language": "en",
+               "X-Voice": body["voice"]}  # fmt: skip
+    return StreamingResponse(chunks(), media_type="audio/pcm", headers=headers)
+
+
+async def voices(_: Request) -> JSONResponse:
+    listed = [
+        {"name": name, "source": "builtin", "duration": None, "language": None, "samples": 0}
+        for name in VOICES
+    ]
+    return JSONResponse({"voices": listed, "aliases": {"alloy": "stub"}, "default": "stub"})
+
+
+VOICES = ["stub", "alloy"]
+
 app = Starlette(
     routes=[
         Route("/v2/health/live", live),
         Route("/v2/health/ready", live),
         Route("/v1/models/{name}:predict", predict, methods=["POST"]),
+        Route("/v1/models/{name}/synthesize", synthesize, methods=["POST"]),
+        Route("/v1/models/{name}/voices", voices),
     ]
 )
 

@@ -1,0 +1,148 @@
+"""OpenAI speech and voices through the router to the real TTS predictor (random VITS), with the SDK."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+from pathlib import Path
+
+import av
+import httpx
+import openai
+import pytest
+
+from tests.router.conftest import API_KEY, Running
+from tests.support.assets import asset
+
+TEXT = "The quick brown fox jumps over the lazy dog. It was a sunny day! Was it really?"
+CONTAINERS = {"mp3": "mp3", "aac": "aac", "opus": "ogg", "flac": "flac", "wav": "wav"}
+RATES = {"mp3": 24000, "aac": 24000, "opus": 48000, "flac": 24000, "wav": 24000}
+
+
+def _decode(data: bytes) -> tuple[str, int, int, float]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return container.format.name.split(",")[0], stream.rate, stream.channels, samples / stream.rate
+
+
+@pytest.fixture(scope="module")
+def voice(client: openai.OpenAI) -> str:
+    listed = client.get("/audio/voices", cast_to=object)
+    assert isinstance(listed, dict) and listed["object"] == "list" and listed["data"]
+    return str(listed["default"] or listed["data"][0]["id"])
+
+
+@pytest.mark.parametrize("response_format", sorted(CONTAINERS))
+def test_speech_formats_decode_back(client: openai.OpenAI, voice: str, response_format: str) -> None:
+    chunks: list[bytes] = []
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1",
+        voice=voice,
+        input=TEXT,
+        response_format=response_format,  # type: ignore[arg-type]
+    ) as response:
+        assert response.headers["content-type"].startswith("audio/")
+        chunks.extend(response.iter_bytes())
+    container, rate, channels, seconds = _decode(b"".join(chunks))
+    assert (container, rate, channels) == (CONTAINERS[response_format], RATES[response_format], 1)
+    assert seconds > 0.2
+
+
+def test_pcm_is_24k_mono_s16le(client: openai.OpenAI, voice: str) -> None:
+    audio = client.audio.speech.create(
+        model="gpt-4o-mini-tts",
+        voice=voice,
+        input=TEXT,
+        response_format="pcm",
+        instructions="Speak cheerfully.",
+    )
+    data = audio.read()
+    assert len(data) % 2 == 0 and len(data) / 2 / 24000 > 0.2
+
+
+def test_speed_changes_duration(client: openai.OpenAI, voice: str) -> None:
+    def seconds(speed: float) -> float:
+        pcm = client.audio.speech.create(
+            model="tts-1", voice={"id": voice}, input=TEXT, response_format="pcm", speed=speed
+        ).read()
+        return len(pcm) / 2 / 24000
+
+    assert seconds(2.0) < seconds(1.0)
+
+
+def test_sse_stream(client: openai.OpenAI, voice: str) -> None:
+    events = []
+    with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice=voice, input=TEXT, response_format="wav", stream_format="sse"
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[6:]))
+    assert events[-1]["type"] == "speech.audio.done" and "usage" in events[-1]
+    audio = b"".join(
+        base64.b64decode(event["audio"]) for event in events if event["type"] == "speech.audio.delta"
+    )
+    assert _decode(audio)[:3] == ("wav", 24000, 1)
+
+
+def test_first_bytes_before_the_end(router: Running, voice: str) -> None:
+    long_text = " ".join([TEXT] * 6)
+    started = time.perf_counter()
+    first = None
+    body = {"model": "tts-1", "input": long_text, "voice": voice, "response_format": "pcm"}
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with httpx.stream("POST", f"{router.url}/v1/audio/speech", timeout=120, headers=headers, json=body) as r:
+        for chunk in r.iter_bytes():
+            if chunk and first is None:
+                first = time.perf_counter() - started
+    total = time.perf_counter() - started
+    assert first is not None and first < total / 2
+
+
+def test_speech_errors(client: openai.OpenAI, voice: str) -> None:
+    with pytest.raises(openai.NotFoundError) as unknown_voice:
+        client.audio.speech.create(model="tts-1", voice="nobody-here", input="Hello.")
+    assert unknown_voice.value.body["param"] == "voice"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):
+        client.audio.speech.create(model="tts-9", voice=voice, input="Hello.")
+    with pytest.raises(openai.BadRequestError):
+        client.audio.speech.create(model="tts-1", voice=voice, input="x" * 4097)
+    with pytest.raises(openai.BadRequestError) as speed:
+        client.audio.speech.create(model="tts-1", voice=voice, input="Hello.", speed=4.5)
+    assert speed.value.body["param"] == "speed"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError):
+        client.audio.speech.create(model="tts-1", voice=voice, input="Hello.", response_format="ogg")  # type: ignore[arg-type]
+
+
+def test_models_list_both_kinds(client: openai.OpenAI) -> None:
+    ids = {model.id for model in client.models.list()}
+    assert {"whisper-1", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= ids
+
+
+def test_voice_upload_and_delete(client: openai.OpenAI, voices_dir: Path) -> None:
+    sample = asset("voice_ref/ljspeech_LJ001-0001.wav")
+    created = client.audio.voices.create(
+        name="narrator", audio_sample=sample.open("rb"), consent="cons_local"
+    )
+    assert created.id == "narrator" and created.object == "audio.voice"
+    assert (voices_dir / "narrator.wav").exists()
+    with pytest.raises(openai.BadRequestError):
+        client.audio.voices.create(name="bad name!", audio_sample=sample.open("rb"), consent="x")
+    with pytest.raises(openai.BadRequestError):
+        client.audio.voices.create(name="noise", audio_sample=("n.wav", b"not audio"), consent="x")
+    deleted = client.audio.voices.delete("narrator")
+    assert deleted.deleted is True and not (voices_dir / "narrator.wav").exists()
+    with pytest.raises(openai.NotFoundError):
+        client.audio.voices.delete("narrator")
+
+
+def test_cors_explicit_origin(router: Running) -> None:
+    preflight = {"Origin": "http://app.example", "Access-Control-Request-Method": "GET"}
+    allowed = httpx.options(f"{router.url}/v1/models", headers=preflight)
+    assert allowed.headers.get("access-control-allow-origin") == "http://app.example"
+    other = httpx.get(f"{router.url}/healthz", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
