@@ -1,0 +1,53 @@
+"""``voicestack up``: three processes on loopback, ready, then a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.router.conftest import ASR_MODEL, VITS_MODEL
+from tests.support.assets import PROJECT_ROOT, asset
+from tests.support.servers import ServerProcess, free_port
+
+
+def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    up = ServerProcess.voicestack(
+        "up", "--port", str(port),
+        "--asr-model", str(asset(f"models-random/{ASR_MODEL}")),
+        "--tts-model", str(asset(f"models-random/{VITS_MODEL}")),
+        "--voices-dir", str(tmp_path / "voices"),
+        "--asr-arg=--beam_size=1",
+    )  # fmt: skip
+    try:
+        up.wait_http(f"http://127.0.0.1:{port}/health", timeout=240)
+        health = httpx.get(f"http://127.0.0.1:{port}/health").json()
+        assert set(health["backends"]) == {"asr", "tts"}
+        children = psutil.Process(up.process.pid).children(recursive=True)
+        assert len(children) >= 3
+        ids = {model["id"] for model in httpx.get(f"http://127.0.0.1:{port}/v1/models").json()["data"]}
+        assert {"whisper-1", "tts-1"} <= ids
+        assert f"Voice Stack is up: http://127.0.0.1:{port}" in up.log()
+        up.process.send_signal(signal.SIGTERM)
+        assert up.process.wait(timeout=60) == 0
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"left running: {alive}"
+    finally:
+        up.stop()
+
+
+def test_up_exits_non_zero_when_a_component_dies(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "voicestack.cli", "up", "--port", str(free_port()), "--no-tts",
+         "--asr-model", str(tmp_path / "no-such-model")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "asr exited" in result.stderr
