@@ -219,7 +219,7 @@ def test_operator_gets_every_image(chart: helm.Chart) -> None:
     assert pod["serviceAccountName"] == "speech-operator"
     assert "--namespace=speech" in container["args"] and "--namespace=speech-staging" in container["args"]
     assert "--all-namespaces" not in container["args"]
-    assert "--verbose" in container["args"] and "--standalone" in container["args"]
+    assert "--verbose" in container["args"] and "--debug" in container["args"]
 
 
 def test_default_images_follow_the_contract(chart: helm.Chart) -> None:
@@ -306,6 +306,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any]]] = [
     ("unknown operator key", {"operator": {"replicas": 1}}),
     ("replicaCount not an integer", {"operator": {"replicaCount": "one"}}),
     ("negative replicaCount", {"operator": {"replicaCount": -1}}),
+    ("two operator replicas (Kopf runs standalone)", {"operator": {"replicaCount": 2}}),
     ("bad pull policy", {"images": {"router": {"pullPolicy": "Sometimes"}}}),
     ("tag not a string", {"images": {"tts": {"tag": 1.0}}}),
     ("upper-case repository", {"images": {"asr": {"repository": "GHCR.io/Voice/ASR"}}}),
