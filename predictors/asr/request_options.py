@@ -74,7 +74,9 @@ def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
         if (value := raw.get(flag)) is not None:
             values[flag] = _boolean(flag, value)
     if (length := raw.get("detect_lang_length")) is not None:
-        values["detect_lang_length"] = _number("detect_lang_length", length, 1.0, MAX_DETECT_LANG_LENGTH)
+        values["detect_lang_length"] = _number("detect_lang_length", length, 0.0, MAX_DETECT_LANG_LENGTH)
+        if values["detect_lang_length"] == 0:
+            raise InvalidInput("detect_lang_length must be more than 0 seconds")
     if (offset := raw.get("detect_lang_offset")) is not None:
         values["detect_lang_offset"] = _number("detect_lang_offset", offset, 0.0, math.inf)
     if (audio_format := raw.get("audio_format")) is not None:

@@ -100,3 +100,29 @@ def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> 
     missing = run("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
     assert missing.returncode == 1
     assert "model directory not found" in missing.stderr
+
+
+def test_a_full_queue_answers_503_with_retry_after(micro_ct2: Path, long_flac: Path) -> None:
+    port = free_port()
+    server = ServerProcess.voicestack(
+        "asr", "--http_port", str(port), "--enable_grpc", "false", "--model", str(micro_ct2),
+        "--max_new_tokens", MAX_NEW_TOKENS, "--max_concurrency", "1", "--max_queue", "0",
+        "--no-load_at_start",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with running(server, f"{base}/v2/health/live"):
+        client = AsrClient(base, server)
+        data = long_flac.read_bytes()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            plain = [pool.submit(client.raw, data, language="en", temperature=0) for _ in range(2)]
+            streamed = [
+                pool.submit(client.raw, data, language="en", temperature=0, stream=True) for _ in range(2)
+            ]
+            responses = [future.result() for future in plain + streamed]
+        statuses = sorted(response.status_code for response in responses)
+        assert 200 in statuses and 503 in statuses, statuses
+        for response in responses:
+            if response.status_code == 503:
+                assert response.headers["retry-after"].isdigit()
+                assert response.json()["error"].startswith("server busy")
+        assert client.raw(data, language="en", temperature=0).status_code == 200
