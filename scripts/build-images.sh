@@ -16,6 +16,8 @@
 #   DEBIAN_MIRROR       debootstrap mirror (default: the first Debian URI in this machine's apt sources)
 #   IMAGE_PREFIX        image name prefix (default: ghcr.io/voice-stack/)
 #   IMAGE_TAG           image tag (default: the package version in voicestack/__init__.py)
+#   TORCH_INDEX_URL     index for the CPU ASR image's torch (Dockerfile default https://download.pytorch.org/whl/cpu;
+#                       https://pypi.org/simple where only PyPI is reachable: larger, CUDA-enabled torch)
 #   BUILD_NETWORK       docker build --network (default: host, so pip reaches whatever index this machine reaches)
 #   VOICESTACK_DOCKERD  auto (default): start dockerd in the background if no daemon answers and we are root;
 #                       never: fail instead. A daemon started here is left running; its pid is in .cache/dockerd.pid.
@@ -142,6 +144,8 @@ index_url="$(http_only "${PIP_INDEX_URL:-}")"
 extra_index_url="$(http_only "${PIP_EXTRA_INDEX_URL:-}")"
 [ -z "$index_url" ] || build_args+=(--build-arg "PIP_INDEX_URL=$index_url")
 [ -z "$extra_index_url" ] || build_args+=(--build-arg "PIP_EXTRA_INDEX_URL=$extra_index_url")
+# The CPU ASR image takes torch from TORCH_INDEX_URL (Dockerfile default: the PyTorch CPU wheel index).
+[ -z "${TORCH_INDEX_URL:-}" ] || build_args+=(--build-arg "TORCH_INDEX_URL=$TORCH_INDEX_URL")
 
 for img in "${images[@]}"; do
   started="$(now)"
