@@ -1,0 +1,49 @@
+"""``voicestack tts`` / ``python -m predictors.tts``: serve a Coqui TTS model with KServe's model server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from predictors.common.options import ServingOptions, env_str
+from predictors.common.server import kserve_parser, serve
+from predictors.tts.settings import DEFAULT_MODEL_NAME, EngineSettings
+
+log = logging.getLogger("predictors.tts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = kserve_parser("Coqui TTS (XTTS-v2 voice cloning, streaming) predictor (KServe custom model).")
+    parser.set_defaults(model_name=env_str("TTS_MODEL_NAME", DEFAULT_MODEL_NAME))
+    EngineSettings.add_arguments(parser)
+    ServingOptions.add_arguments(parser, "TTS")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    settings = EngineSettings.from_args(args)
+    serving = ServingOptions.from_args(args)
+    if settings.voices_dir is not None and not settings.voices_dir.is_dir():
+        log.warning("voice directory %s does not exist yet (re-read on each request)", settings.voices_dir)
+
+    from predictors.tts import routes  # heavy imports only once the flags are known to be good
+    from predictors.tts.model import TtsModel
+
+    model = TtsModel(args.model_name, serving, settings)
+    if serving.load_at_start:
+        try:
+            model.load()
+        except Exception as exc:
+            print(f"voicestack tts: cannot load model {settings.model!r}: {exc}", file=sys.stderr)
+            return 1
+    routes.install(model)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    serve(model, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Engine selection: XTTS (cloning, streaming) or any other coqui-tts model, from a name or a directory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from predictors.tts.engines.base import TtsEngine, VoiceChoice
+from predictors.tts.settings import EngineSettings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TtsEngine", "VoiceChoice", "create_engine", "resolve_device"]
+
+CHECKPOINT_NAMES = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
+    return device
+
+
+def _local_model(path: Path) -> tuple[Path, Path]:
+    """(checkpoint, config.json) of a local model directory or checkpoint file."""
+    directory = path if path.is_dir() else path.parent
+    config = directory / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"no config.json in {directory}")
+    if path.is_file():
+        return path, config
+    for name in CHECKPOINT_NAMES:
+        if (directory / name).is_file():
+            return directory / name, config
+    checkpoints = sorted(directory.glob("*.pth"))
+    if not checkpoints:
+        raise FileNotFoundError(f"no checkpoint (*.pth) in {directory}")
+    return checkpoints[0], config
+
+
+def _download(model_name: str) -> tuple[Path, Path]:
+    """A coqui-tts model by name through its ModelManager (cached in its user data folder)."""
+    from TTS.utils.manage import ModelManager
+
+    manager = ModelManager(progress_bar=False)
+    try:
+        model_path, config_path, _ = manager.download_model(model_name)
+    except (EOFError, OSError) as exc:
+        if isinstance(exc, EOFError) or "terms of service" in str(exc):
+            raise RuntimeError(
+                f"{model_name} is under the Coqui Public Model License (non-commercial); set "
+                "COQUI_TOS_AGREED=1 to accept it and download"
+            ) from exc
+        raise
+    model_path = Path(model_path)
+    config = Path(config_path) if config_path else model_path / "config.json"
+    return model_path, config
+
+
+def create_engine(settings: EngineSettings) -> TtsEngine:
+    device = resolve_device(settings.device)
+    local = Path(os.path.expanduser(settings.model))
+    if local.exists():
+        checkpoint, config = _local_model(local)
+    else:
+        checkpoint, config = _download(settings.model)
+    kind = json.loads(config.read_text(encoding="utf-8")).get("model", "")
+    log.info("loading %s model %s on %s", kind or "coqui", settings.model, device)
+    if kind == "xtts":
+        from predictors.tts.engines.xtts import XttsEngine
+
+        directory = checkpoint if checkpoint.is_dir() else checkpoint.parent
+        return XttsEngine(directory, device, settings.stream_chunk_tokens)
+    from predictors.tts.engines.coqui import CoquiEngine
+
+    return CoquiEngine(checkpoint, config, device)

@@ -1,0 +1,76 @@
+"""Any other coqui-tts model (VITS, Tacotron, …) through its ``Synthesizer``: built-in speakers, no cloning.
+
+Speed uses the model's own duration scale where it has one (VITS ``length_scale``), otherwise a
+phase-vocoder time stretch, which changes tempo without changing pitch or sample rate.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from predictors.tts.engines.base import TtsEngine, VoiceChoice
+from predictors.tts.language import normalize_code
+from predictors.tts.pcm import time_stretch
+
+DEFAULT_VOICE = "default"
+
+
+class CoquiEngine(TtsEngine):
+    kind = "coqui"
+
+    def __init__(self, checkpoint: Path, config: Path, device: str) -> None:
+        from TTS.utils.synthesizer import Synthesizer
+
+        self.synth = Synthesizer(
+            tts_checkpoint=str(checkpoint), tts_config_path=str(config), use_cuda=device == "cuda"
+        )
+        self.device = device
+        self.model = self.synth.tts_model
+        self.sample_rate = int(self.synth.output_sample_rate)
+        self._lock = threading.Lock()  # length_scale is model state
+        speakers = self.model.speaker_manager
+        names = list(speakers.speaker_names) if speakers is not None and speakers.num_speakers > 1 else []
+        self.builtin_voices = sorted(names) or [DEFAULT_VOICE]
+        self._multi_speaker = bool(names)
+        languages = getattr(self.model, "language_manager", None)
+        codes = list(languages.language_names) if languages is not None else []
+        self._multilingual = len(codes) > 1
+        if not codes:
+            codes = [self.synth.tts_config.get("phoneme_language") or "en"]
+        self.languages = [normalize_code(code) for code in codes]
+        self._language_names = dict(zip(self.languages, codes, strict=True))
+
+    def synthesize(
+        self,
+        chunks: list[str],
+        language: str,
+        voice: VoiceChoice,
+        speed: float,
+        streaming: bool,
+        stop: threading.Event,
+    ) -> Iterator[np.ndarray]:
+        speaker = voice if isinstance(voice, str) and self._multi_speaker else None
+        language_name = self._language_names.get(language) if self._multilingual else None
+        native_speed = hasattr(self.model, "length_scale")
+        for chunk in chunks:
+            if stop.is_set():
+                return
+            with self._lock:
+                base = getattr(self.model, "length_scale", 1.0)
+                if native_speed:
+                    self.model.length_scale = base / speed
+                try:
+                    wav = self.synth.tts(
+                        chunk, speaker_name=speaker, language_name=language_name, split_sentences=False
+                    )
+                finally:
+                    if native_speed:
+                        self.model.length_scale = base
+            audio = np.asarray(wav, dtype=np.float32).reshape(-1)
+            if not native_speed and speed != 1.0:
+                audio = time_stretch(audio, speed)
+            yield audio
