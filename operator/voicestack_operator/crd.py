@@ -1,7 +1,7 @@
 """The VoiceStack CustomResourceDefinition, built in Python so every field gets a type and a description.
 
-``python -m voicestack_operator.crd > crds/voicestack.io_voicestacks.yaml`` regenerates the shipped file; a test
-checks the file is current. The same schema is the single source of the spec's defaults
+``python -m voicestack_operator.crd > crds/voicestack.io_voicestacks.yaml`` regenerates the shipped file; a
+test checks the file is current. The same schema is the single source of the spec's defaults
 (:func:`voicestack_operator.spec.apply_defaults`).
 """
 
@@ -21,12 +21,16 @@ SHORT_NAMES = ["vs"]
 
 Schema = dict[str, Any]
 
-QUANTITY_PATTERN = r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+QUANTITY_PATTERN = (
+    r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
 VOICE_NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$"
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_NAME_PATTERN = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
-# 1 MiB of decoded sample, base64-encoded (4/3), is the most a ConfigMap can hold.
-MAX_INLINE_BASE64 = 1_398_104
+# An inline sample is at most 1 MiB of base64 text (768 KiB of audio): it fits a ConfigMap, and a VoiceStack
+# with it stays under the API server's 1.5 MiB request limit. Larger samples: configMapKeyRef.
+MAX_INLINE_BASE64 = 1_048_576
 
 
 def string(description: str, **extra: Any) -> Schema:
@@ -179,7 +183,8 @@ def predictor_properties(what: str, gpu_default: int, engine: str) -> dict[str, 
             "Most predictor pods the autoscaler may run.", minimum=1, maximum=100, default=1
         ),
         "scaleMetric": string(
-            "Autoscaling metric (KServe scaleMetric): concurrency and rps need Knative; cpu/memory use an HPA.",
+            "Autoscaling metric (KServe scaleMetric): concurrency and rps need Knative; cpu/memory use "
+            "an HPA.",
             enum=["concurrency", "rps", "cpu", "memory"],
         ),
         "scaleTarget": integer(
@@ -221,7 +226,8 @@ def asr_schema() -> Schema:
                 maxLength=1024,
             ),
             "computeType": string(
-                "CTranslate2 compute type (faster-whisper), e.g. float16 on GPU, int8 on CPU; default picks by device.",
+                "Compute type: CTranslate2 types for faster-whisper, float16 or float32 for whisper; "
+                "default lets the predictor pick by device (float16 on CUDA, int8 or float32 on CPU).",
                 enum=[
                     "default",
                     "auto",
@@ -252,6 +258,11 @@ def asr_schema() -> Schema:
                     "rule": "!(has(self.model) && has(self.storageUri))",
                     "message": "set model or storageUri, not both",
                 },
+                {
+                    "rule": "self.engine != 'whisper' || "
+                    "self.computeType in ['default', 'float16', 'float32']",
+                    "message": "engine whisper (openai-whisper) supports computeType float16 or float32 only",
+                },
             ]
         },
     )
@@ -279,8 +290,8 @@ def voice_schema() -> Schema:
                 required=["name", "key"],
             ),
             "data": string(
-                "The sample inline, base64-encoded (at most 1 MiB decoded: a ConfigMap's limit). The operator "
-                "stores it in a ConfigMap of its own.",
+                "The sample inline, base64-encoded, at most 1 MiB of base64 (768 KiB of audio; use "
+                "configMapKeyRef for more). The operator stores it in a ConfigMap of its own.",
                 format="byte",
                 maxLength=MAX_INLINE_BASE64,
             ),
@@ -316,8 +327,8 @@ def tts_schema() -> Schema:
             "autoLang": boolean("Detect the language of the text when the request says auto.", default=True),
             "voices": {
                 "type": "array",
-                "description": "Voice samples, mounted into the predictor at /voices. Voices uploaded through the "
-                "router's voices API are added too.",
+                "description": "Voice samples, mounted into the predictor at /voices. Voices uploaded "
+                "through the router's voices API are added too.",
                 "items": voice_schema(),
                 "maxItems": 64,
                 "x-kubernetes-list-type": "map",
@@ -382,7 +393,8 @@ def router_schema() -> Schema:
             ),
             "ingress": ingress_schema(),
             "apiKeySecretRef": obj(
-                "Secret holding the accepted API keys (comma- or newline-separated); unset: no authentication.",
+                "Secret holding the accepted API keys (comma- or newline-separated); unset: no "
+                "authentication.",
                 {
                     "name": string("Secret name (same namespace).", pattern=K8S_NAME_PATTERN, maxLength=253),
                     "key": string("Key in the Secret.", default="api-keys"),
@@ -486,8 +498,8 @@ def spec_schema() -> Schema:
         "Desired state of the speech stack.",
         {
             "deploymentMode": string(
-                "KServe deployment mode of the predictors: Standard (Deployments, no request timeouts) or Knative "
-                "(serverless, scale to zero).",
+                "KServe deployment mode of the predictors: Standard (Deployments, no request timeouts) or "
+                "Knative (serverless, scale to zero).",
                 enum=["Standard", "Knative"],
                 default="Standard",
             ),
@@ -504,7 +516,8 @@ def spec_schema() -> Schema:
                 },
                 {
                     "rule": "self.deploymentMode == 'Knative' || "
-                    "((!self.asr.enabled || self.asr.minReplicas >= 1) && (!self.tts.enabled || self.tts.minReplicas >= 1))",
+                    "((!self.asr.enabled || self.asr.minReplicas >= 1) && "
+                    "(!self.tts.enabled || self.tts.minReplicas >= 1))",
                     "message": "minReplicas 0 (scale to zero) needs deploymentMode Knative",
                 },
             ]
@@ -534,8 +547,8 @@ def printer_columns() -> list[dict[str, Any]]:
 
 def openapi_schema() -> Schema:
     return obj(
-        "VoiceStack runs Whisper speech-to-text and XTTS text-to-speech as KServe InferenceServices behind an "
-        "OpenAI- and Bazarr-compatible router.",
+        "VoiceStack runs Whisper speech-to-text and XTTS text-to-speech as KServe InferenceServices "
+        "behind an OpenAI- and Bazarr-compatible router.",
         {
             "apiVersion": string("Versioned schema of this representation of an object."),
             "kind": string("REST resource this object represents."),
@@ -578,7 +591,10 @@ def crd() -> dict[str, Any]:
 
 
 def render() -> str:
-    header = "# Generated by `python -m voicestack_operator.crd`; edit operator/voicestack_operator/crd.py instead.\n"
+    header = (
+        "# Generated by `python -m voicestack_operator.crd`; "
+        "edit operator/voicestack_operator/crd.py instead.\n"
+    )
     return header + yaml.safe_dump(crd(), sort_keys=False, width=120, allow_unicode=True)
 
 

@@ -43,21 +43,28 @@ async def stop(memo: kopf.Memo, **_: Any) -> None:
         await api.close()
 
 
-async def _reconcile(memo: kopf.Memo, namespace: str, name: str, logger: logging.Logger) -> None:
+def backoff(retry: int) -> float:
+    """Seconds before retrying after the ``retry``-th failure: doubling from the configured delay, capped."""
+    return min(settings.retry_seconds() * 2 ** min(retry, 10), settings.MAX_RETRY_SECONDS)
+
+
+async def _reconcile(memo: kopf.Memo, namespace: str, name: str, retry: int, logger: logging.Logger) -> None:
     try:
         await memo.reconcilers.run(memo.api, namespace, name, logger)
     except InvalidSpec as exc:
         raise kopf.PermanentError(f"{exc.reason}: {exc.message}") from exc
     except kube.ApiError as exc:
-        raise kopf.TemporaryError(f"Kubernetes API: {exc}", delay=settings.retry_seconds()) from exc
+        raise kopf.TemporaryError(f"Kubernetes API: {exc}", delay=backoff(retry)) from exc
 
 
 @kopf.on.resume(*STACKS)
 @kopf.on.create(*STACKS)
 @kopf.on.update(*STACKS)
-async def stack_changed(memo: kopf.Memo, namespace: str, name: str, logger: logging.Logger, **_: Any) -> None:
+async def stack_changed(
+    memo: kopf.Memo, namespace: str, name: str, retry: int, logger: logging.Logger, **_: Any
+) -> None:
     """The spec (or labels) changed, or the operator (re)started: converge."""
-    await _reconcile(memo, namespace, name, logger)
+    await _reconcile(memo, namespace, name, retry, logger)
 
 
 @kopf.timer(*STACKS, interval=settings.resync_seconds(), initial_delay=settings.resync_seconds(), idle=None)
@@ -68,7 +75,13 @@ async def resync(memo: kopf.Memo, namespace: str, name: str, logger: logging.Log
     except InvalidSpec:
         pass
     except kube.ApiError as exc:
-        raise kopf.TemporaryError(f"Kubernetes API: {exc}", delay=settings.retry_seconds()) from exc
+        raise kopf.TemporaryError(f"Kubernetes API: {exc}", delay=backoff(0)) from exc
+
+
+@kopf.on.delete(*STACKS, optional=True)
+async def stack_deleted(memo: kopf.Memo, namespace: str, name: str, **_: Any) -> None:
+    """Children go with the owner (garbage collection by ownerReferences); only the lock is forgotten."""
+    memo.reconcilers.forget(namespace, name)
 
 
 async def _nudge(memo: kopf.Memo, namespace: str | None, stack: str | None, logger: logging.Logger) -> None:

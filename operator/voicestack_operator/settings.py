@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+MAX_RETRY_SECONDS = 300.0
+
 
 def _seconds(variable: str, default: float) -> float:
     raw = os.environ.get(variable, "")
@@ -19,5 +21,5 @@ def resync_seconds() -> float:
 
 
 def retry_seconds() -> float:
-    """Delay before a reconcile that hit an API error is retried."""
+    """Delay before a reconcile that hit an API error is first retried (doubling after each failure)."""
     return _seconds("VOICESTACK_RETRY_SECONDS", 15.0)

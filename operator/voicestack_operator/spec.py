@@ -15,6 +15,7 @@ from typing import Any
 from voicestack_operator import crd
 
 DEFAULT_ASR_MODEL = "large-v3"
+WHISPER_COMPUTE_TYPES = ("default", "float16", "float32")
 MAX_VOICE_BYTES = 1_000_000  # a ConfigMap holds at most 1 MiB including its metadata
 
 
@@ -62,7 +63,8 @@ def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
     for section, values in (("asr", asr), ("tts", tts)):
         if values["minReplicas"] > values["maxReplicas"]:
             raise InvalidSpec(
-                f"spec.{section}.minReplicas ({values['minReplicas']}) exceeds maxReplicas ({values['maxReplicas']})"
+                f"spec.{section}.minReplicas ({values['minReplicas']}) exceeds "
+                f"maxReplicas ({values['maxReplicas']})"
             )
         if values["enabled"] and values["minReplicas"] == 0 and full["deploymentMode"] != "Knative":
             raise InvalidSpec(
@@ -70,6 +72,11 @@ def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
             )
     if "model" in asr and "storageUri" in asr:
         raise InvalidSpec("spec.asr: set model or storageUri, not both")
+    if asr["engine"] == "whisper" and asr["computeType"] not in WHISPER_COMPUTE_TYPES:
+        raise InvalidSpec(
+            f"spec.asr.computeType {asr['computeType']} is not supported by engine whisper "
+            "(float16 or float32)"
+        )
     if "model" not in asr and "storageUri" not in asr:
         asr["model"] = DEFAULT_ASR_MODEL
     _check_voices(tts)
@@ -90,6 +97,10 @@ def _check_voices(tts: dict[str, Any]) -> None:
         if ("configMapKeyRef" in voice) == ("data" in voice):
             raise InvalidSpec(f"{where}: a voice needs exactly one source, configMapKeyRef or data")
         if "data" in voice:
+            if len(voice["data"]) > crd.MAX_INLINE_BASE64:
+                raise InvalidSpec(
+                    f"{where}: data is over 1 MiB of base64; use configMapKeyRef for large samples"
+                )
             try:
                 size = len(decoded_voice(voice))
             except (binascii.Error, ValueError) as exc:

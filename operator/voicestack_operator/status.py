@@ -42,7 +42,8 @@ def isvc_state(engine: str, enabled: bool, isvc: dict[str, Any] | None, kserve_i
         return State(
             "False",
             "KServeMissing",
-            "the InferenceService API (serving.kserve.io/v1beta1) is not installed in the cluster: install KServe",
+            "the InferenceService API (serving.kserve.io/v1beta1) is not installed in the cluster: "
+            "install KServe",
         )
     if isvc is None:
         return State("Unknown", "Creating", f"the {label} InferenceService is being created")

@@ -2,10 +2,11 @@
 
 kmock (by Kopf's author) serves Kubernetes-shaped HTTP and API discovery; its own ``KubernetesEmulator`` keeps
 objects as plain merged dicts. This emulator keeps kmock's server, request parsing and discovery
-(``KubernetesScaffold``) and replaces the object store with API-server behaviour Kopf and the operator rely on:
+(``KubernetesScaffold``) and replaces the object store with API-server behaviour Kopf and the operator rely
+on:
 
-- server-set ``uid``, ``resourceVersion`` (one cluster-wide counter), ``generation`` (bumped on changes outside
-  metadata/status), ``creationTimestamp``; ``generateName``;
+- server-set ``uid``, ``resourceVersion`` (one cluster-wide counter), ``generation`` (bumped on changes
+  outside metadata/status), ``creationTimestamp``; ``generateName``;
 - a no-op write changes nothing (no new resourceVersion, no watch event) — as the real server does;
 - JSON merge patch, strategic merge patch (treated as merge patch), JSON patch with ``test`` → 422 on a failed
   test, PUT replace; ``metadata.resourceVersion`` preconditions → 409;
@@ -83,7 +84,7 @@ class ApiStatus(Exception):
         self.code, self.reason, self.message = code, reason, message
 
 
-# --- label selectors -------------------------------------------------------------------------------------------
+# --- label selectors --------------------------------------------------------------------------------
 
 _SET_RE = re.compile(r"^\s*([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
@@ -130,7 +131,7 @@ def matches_selector(labels: dict[str, str], selector: str | None) -> bool:
     return True
 
 
-# --- patches ---------------------------------------------------------------------------------------------------
+# --- patches ----------------------------------------------------------------------------------------
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -173,8 +174,12 @@ def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
                 for part in parts:
                     node = node[int(part)] if isinstance(node, list) else node[part]
                 if node != op.get("value"):
-                    raise ApiStatus(422, "Invalid", f"the server rejected our request due to an error in our "
-                                    f"request: test failed at {op['path']}")
+                    raise ApiStatus(
+                        422,
+                        "Invalid",
+                        f"the server rejected our request due to an error in our "
+                        f"request: test failed at {op['path']}",
+                    )
                 continue
             parent, last = _parent(doc, parts)
             if kind in {"add", "replace"}:
@@ -200,7 +205,7 @@ def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
     return doc
 
 
-# --- the emulator ----------------------------------------------------------------------------------------------
+# --- the emulator -----------------------------------------------------------------------------------
 
 
 @attrs.define(kw_only=True)
@@ -224,14 +229,14 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
 
     def add_resource(self, spec: ResourceSpec, validator: Validator | None = None) -> None:
         self.specs[spec.key] = spec
-        self.resources[f"{spec.group}/{spec.version}/{spec.plural}" if spec.group else f"v1/{spec.plural}"] = (
-            kmock.ResourceInfo(
-                kind=spec.kind,
-                singular=spec.kind.lower(),
-                namespaced=spec.namespaced,
-                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
-                subresources={"status"} if spec.status_subresource else set(),
-            )
+        self.resources[
+            f"{spec.group}/{spec.version}/{spec.plural}" if spec.group else f"v1/{spec.plural}"
+        ] = kmock.ResourceInfo(
+            kind=spec.kind,
+            singular=spec.kind.lower(),
+            namespaced=spec.namespaced,
+            verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            subresources={"status"} if spec.status_subresource else set(),
         )
         if validator is not None:
             self.validators[spec.key] = validator
@@ -254,7 +259,9 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
         return str(self._last_rv)
 
     async def _emit(self, key: Key, kind: str, obj: dict[str, Any]) -> None:
-        self.log.append((int(obj["metadata"]["resourceVersion"]), key, {"type": kind, "object": copy.deepcopy(obj)}))
+        self.log.append(
+            (int(obj["metadata"]["resourceVersion"]), key, {"type": kind, "object": copy.deepcopy(obj)})
+        )
         async with self._condition():
             self._condition().notify_all()
 
@@ -273,22 +280,38 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
         validator = self.validators.get(spec.key)
         problems = validator(obj) if validator else []
         if problems:
-            raise ApiStatus(422, "Invalid", f"{spec.kind} {obj['metadata'].get('name')} is invalid: "
-                            + "; ".join(problems[:5]))
+            raise ApiStatus(
+                422,
+                "Invalid",
+                f"{spec.kind} {obj['metadata'].get('name')} is invalid: " + "; ".join(problems[:5]),
+            )
 
     def _record(self, request: rendering.Request) -> None:
         resource = request.resource
         if resource is None or resource.plural is None:
             return
         verb = {
-            kmock.action.LIST: "list", kmock.action.WATCH: "watch", kmock.action.FETCH: "get",
-            kmock.action.CREATE: "create", kmock.action.UPDATE: "patch", kmock.action.DELETE: "delete",
+            kmock.action.LIST: "list",
+            kmock.action.WATCH: "watch",
+            kmock.action.FETCH: "get",
+            kmock.action.CREATE: "create",
+            kmock.action.UPDATE: "patch",
+            kmock.action.DELETE: "delete",
         }.get(request.action, "update" if request.method.value == "PUT" else "unknown")
-        self.calls.append(Recorded(
-            method=request.method.value, verb=verb, group=resource.group or "", version=resource.version or "",
-            plural=resource.plural, subresource=request.subresource, namespace=request.namespace,
-            name=request.name, content_type=request.headers.get("Content-Type", ""), body=request.data,
-        ))
+        self.calls.append(
+            Recorded(
+                method=request.method.value,
+                verb=verb,
+                group=resource.group or "",
+                version=resource.version or "",
+                plural=resource.plural,
+                subresource=request.subresource,
+                namespace=request.namespace,
+                name=request.name,
+                content_type=request.headers.get("Content-Type", ""),
+                body=request.data,
+            )
+        )
 
     # -- dispatch --
 
@@ -316,8 +339,18 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
                 return self._json(200, await self._delete(spec, request.namespace, request.name))
             raise ApiStatus(405, "MethodNotAllowed", f"{method} is not supported")
         except ApiStatus as exc:
-            return self._json(exc.code, {"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
-                                         "code": exc.code, "reason": exc.reason, "message": exc.message})
+            return self._json(
+                exc.code,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Status",
+                    "metadata": {},
+                    "status": "Failure",
+                    "code": exc.code,
+                    "reason": exc.reason,
+                    "message": exc.message,
+                },
+            )
 
     @staticmethod
     def _json(status: int, payload: Any) -> aiohttp.web.Response:
@@ -325,18 +358,25 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
 
     # -- verbs --
 
-    def _matching(self, spec: ResourceSpec, namespace: str | None, selector: str | None) -> list[dict[str, Any]]:
+    def _matching(
+        self, spec: ResourceSpec, namespace: str | None, selector: str | None
+    ) -> list[dict[str, Any]]:
         found = []
         for (key, ns, _), obj in sorted(self.objects.items(), key=lambda item: str(item[0])):
-            if key == spec.key and (namespace is None or ns == namespace):
-                if matches_selector(obj["metadata"].get("labels") or {}, selector):
-                    found.append(copy.deepcopy(obj))
+            labels = obj["metadata"].get("labels") or {}
+            in_scope = key == spec.key and (namespace is None or ns == namespace)
+            if in_scope and matches_selector(labels, selector):
+                found.append(copy.deepcopy(obj))
         return found
 
     def _list(self, spec: ResourceSpec, request: rendering.Request) -> dict[str, Any]:
         items = self._matching(spec, request.namespace, request.params.get("labelSelector"))
-        return {"apiVersion": spec.api_version, "kind": f"{spec.kind}List",
-                "metadata": {"resourceVersion": str(self._last_rv)}, "items": items}
+        return {
+            "apiVersion": spec.api_version,
+            "kind": f"{spec.kind}List",
+            "metadata": {"resourceVersion": str(self._last_rv)},
+            "items": items,
+        }
 
     def _get(self, spec: ResourceSpec, namespace: str | None, name: str | None) -> dict[str, Any]:
         obj = self.objects.get((spec.key, namespace, name or ""))
@@ -374,8 +414,9 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
         await self._emit(spec.key, "ADDED", body)
         return copy.deepcopy(body)
 
-    async def _store_update(self, spec: ResourceSpec, key: ObjKey, old: dict[str, Any], new: dict[str, Any],
-                            status_only: bool) -> dict[str, Any]:
+    async def _store_update(
+        self, spec: ResourceSpec, key: ObjKey, old: dict[str, Any], new: dict[str, Any], status_only: bool
+    ) -> dict[str, Any]:
         if status_only:
             new = {**copy.deepcopy(old), "status": new.get("status")}
             if new["status"] is None:
@@ -386,8 +427,11 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
                 new["status"] = copy.deepcopy(old["status"])
         sent_rv = new.get("metadata", {}).get("resourceVersion")
         if sent_rv and sent_rv != old["metadata"]["resourceVersion"]:
-            raise ApiStatus(409, "Conflict", "the object has been modified; please apply your changes to the "
-                            "latest version and try again")
+            raise ApiStatus(
+                409,
+                "Conflict",
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
         meta = new.setdefault("metadata", {})
         for field_name in ("uid", "creationTimestamp", "namespace", "name", "generation", "resourceVersion"):
             if field_name in old["metadata"]:
@@ -514,8 +558,15 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
         request = rendering.Request(method="POST", data=obj, namespace=obj["metadata"].get("namespace"))
         return await self._create(spec, request)
 
-    async def patch_object(self, spec: ResourceSpec, namespace: str | None, name: str, patch: dict[str, Any],
-                           *, status: bool = False) -> dict[str, Any]:
+    async def patch_object(
+        self,
+        spec: ResourceSpec,
+        namespace: str | None,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        status: bool = False,
+    ) -> dict[str, Any]:
         key = (spec.key, namespace, name)
         old = self._get(spec, namespace, name)
         return await self._store_update(spec, key, old, merge_patch(old, patch), status)

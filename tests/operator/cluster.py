@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 VOICESTACK_CRD = ROOT / "crds" / "voicestack.io_voicestacks.yaml"
 
 VOICESTACKS = ResourceSpec("voicestack.io", "v1alpha1", "voicestacks", "VoiceStack", status_subresource=True)
-ISVCS = ResourceSpec("serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService",
-                     status_subresource=True)
+ISVCS = ResourceSpec(
+    "serving.kserve.io", "v1beta1", "inferenceservices", "InferenceService", status_subresource=True
+)
 CONFIGMAPS = ResourceSpec("", "v1", "configmaps", "ConfigMap")
 SERVICES = ResourceSpec("", "v1", "services", "Service", status_subresource=True)
 SERVICEACCOUNTS = ResourceSpec("", "v1", "serviceaccounts", "ServiceAccount")
@@ -36,12 +37,29 @@ DEPLOYMENTS = ResourceSpec("apps", "v1", "deployments", "Deployment", status_sub
 INGRESSES = ResourceSpec("networking.k8s.io", "v1", "ingresses", "Ingress", status_subresource=True)
 ROLES = ResourceSpec("rbac.authorization.k8s.io", "v1", "roles", "Role")
 ROLEBINDINGS = ResourceSpec("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding")
-CRDS = ResourceSpec("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
-                    namespaced=False, status_subresource=True)
+CRDS = ResourceSpec(
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "CustomResourceDefinition",
+    namespaced=False,
+    status_subresource=True,
+)
 EVENTS_K8S = ResourceSpec("events.k8s.io", "v1", "events", "Event")
 
-CORE = [CONFIGMAPS, SERVICES, SERVICEACCOUNTS, EVENTS, NAMESPACES, DEPLOYMENTS, INGRESSES, ROLES, ROLEBINDINGS,
-        CRDS, EVENTS_K8S]
+CORE = [
+    CONFIGMAPS,
+    SERVICES,
+    SERVICEACCOUNTS,
+    EVENTS,
+    NAMESPACES,
+    DEPLOYMENTS,
+    INGRESSES,
+    ROLES,
+    ROLEBINDINGS,
+    CRDS,
+    EVENTS_K8S,
+]
 BY_KIND = {spec.kind: spec for spec in [VOICESTACKS, ISVCS, *CORE] if spec.group != "events.k8s.io"}
 
 
@@ -56,18 +74,26 @@ class Cluster:
     def __init__(self, tmp: Path, *, kserve: bool = True) -> None:
         validators = {"voicestacks": schema_validator(VOICESTACK_CRD)}
         if kserve:
-            validators["isvcs"] = schema_validator(k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml")
+            validators["isvcs"] = schema_validator(
+                k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml"
+            )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.emulator: ApiServerEmulator = self.call(self._start(validators))
         self.kubeconfig = tmp / "kubeconfig"
-        self.kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
-            "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "tester", "user": {"token": "test-token"}}],
-            "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}],
-        }))
+        self.kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "emulator",
+                    "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
+                    "users": [{"name": "tester", "user": {"token": "test-token"}}],
+                    "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester"}}],
+                }
+            )
+        )
 
     async def _start(self, validators: dict[str, Any]) -> ApiServerEmulator:
         emulator = ApiServerEmulator()
@@ -106,10 +132,19 @@ class Cluster:
 
     def list(self, kind: str, namespace: str | None = "default") -> list[dict[str, Any]]:
         key = BY_KIND[kind].key
-        return [obj for (k, ns, _), obj in list(self.emulator.objects.items()) if k == key and ns == namespace]
+        return [
+            obj for (k, ns, _), obj in list(self.emulator.objects.items()) if k == key and ns == namespace
+        ]
 
-    def patch(self, kind: str, name: str, patch: dict[str, Any], *, status: bool = False,
-              namespace: str | None = "default") -> dict[str, Any]:
+    def patch(
+        self,
+        kind: str,
+        name: str,
+        patch: dict[str, Any],
+        *,
+        status: bool = False,
+        namespace: str | None = "default",
+    ) -> dict[str, Any]:
         return self.call(self.emulator.patch_object(BY_KIND[kind], namespace, name, patch, status=status))
 
     def delete(self, kind: str, name: str, namespace: str | None = "default") -> None:

@@ -28,8 +28,17 @@ from typing import Any
 import jsonschema
 import yaml
 
-# The newest Kubernetes versions kubernetes-validate ships that we check core kinds against.
-CORE_VERSIONS = ("1.32.0", "1.33.0", "1.34.0")
+
+def newest_core_versions(count: int = 3) -> tuple[str, ...]:
+    """The newest Kubernetes versions whose schemas the installed kubernetes-validate ships."""
+    from kubernetes_validate.utils import all_versions
+
+    shipped = sorted(set(all_versions()), key=lambda v: tuple(int(p) for p in v.split(".")))
+    return tuple(shipped[-count:])
+
+
+# The newest Kubernetes versions kubernetes-validate ships (1.35-1.37 with kubernetes-validate 1.37).
+CORE_VERSIONS = newest_core_versions()
 
 
 def to_json_schema(schema: dict[str, Any], *, root: bool = True) -> dict[str, Any]:

@@ -38,10 +38,13 @@ def asr_env(asr: dict[str, Any]) -> list[dict[str, str]]:
         {"name": "ASR_ENGINE", "value": asr["engine"]},
         {"name": "ASR_MODEL", "value": model},
         {"name": "ASR_DEVICE", "value": asr["device"]},
-        {"name": "ASR_COMPUTE_TYPE", "value": asr["computeType"]},
         {"name": "ASR_BEAM_SIZE", "value": str(asr["beamSize"])},
         {"name": "ASR_VAD_ENABLED", "value": _flag(asr["vad"])},
     ]
+    if (
+        asr["computeType"] != "default"
+    ):  # unset: the predictor picks by device (float16 cuda, int8/float32 cpu)
+        env.append({"name": "ASR_COMPUTE_TYPE", "value": asr["computeType"]})
     if "batchSize" in asr:
         env.append({"name": "ASR_BATCH_SIZE", "value": str(asr["batchSize"])})
     return env + serving_env("ASR", asr)
@@ -179,5 +182,5 @@ def inference_service(
 
 
 def predictor_url(stack: str, namespace: str, engine: str) -> str:
-    """The predictor's in-cluster URL (Standard mode's Service; Knative's cluster-local address is the same)."""
+    """The predictor's in-cluster URL (Standard mode's Service; Knative's cluster-local address is alike)."""
     return f"http://{labels.isvc_name(stack, engine)}-predictor.{namespace}.svc.cluster.local"

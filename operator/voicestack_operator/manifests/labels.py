@@ -31,7 +31,7 @@ def standard_labels(stack: str, component: str) -> dict[str, str]:
 
 
 def voice_labels(stack: str, voice: str) -> dict[str, str]:
-    """Labels of a voice ConfigMap (docs/contracts.md), the same whether the operator or the router made it."""
+    """Labels of a voice ConfigMap (docs/contracts.md), alike whether the operator or the router made it."""
     return {STACK_LABEL: stack, VOICE_LABEL: voice, PART_OF_LABEL: PART_OF}
 
 
@@ -49,7 +49,7 @@ def router_name(stack: str) -> str:
 
 
 def voice_configmap_name(stack: str, voice: str) -> str:
-    """``<stack>-voice-<voice>`` as a DNS-1123 name; the router's voices API names its ConfigMaps the same way."""
+    """``<stack>-voice-<voice>`` as a DNS-1123 name; the router's voices API names its ConfigMaps alike."""
     base = re.sub(r"[^a-z0-9-]+", "-", f"{stack}-voice-{voice}".lower()).strip("-")
     if base == f"{stack}-voice-{voice}" and len(base) <= 253:
         return base

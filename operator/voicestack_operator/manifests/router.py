@@ -1,4 +1,4 @@
-"""The router: its configuration ConfigMap, Deployment, Service, optional Ingress, and RBAC for voice ConfigMaps."""
+"""The router: its config ConfigMap, Deployment, Service, optional Ingress, and RBAC for voice ConfigMaps."""
 
 from __future__ import annotations
 
@@ -78,7 +78,10 @@ def deployment(
             }
         )
     resources = container_resources({**router["resources"], "gpu": 0})
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    ready = {"httpGet": {"path": "/health", "port": "http"}}  # 503 while no predictor is reachable
+    alive = {
+        "httpGet": {"path": "/healthz", "port": "http"}
+    }  # 200 while serving: never restarts for a backend
     container: dict[str, Any] = {
         "name": COMPONENT,
         "image": router.get("image") or images.router,
@@ -86,8 +89,8 @@ def deployment(
         "args": ["--host", "0.0.0.0", "--port", str(PORT)],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": merge_env(env, router.get("env", [])),
-        "readinessProbe": {**probe, "periodSeconds": 5, "failureThreshold": 3},
-        "livenessProbe": {**probe, "initialDelaySeconds": 10, "periodSeconds": 20, "failureThreshold": 3},
+        "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**alive, "initialDelaySeconds": 10, "periodSeconds": 20, "failureThreshold": 3},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -174,7 +177,11 @@ def service_account(stack: str, namespace: str) -> dict[str, Any]:
 
 
 def role(stack: str, namespace: str) -> dict[str, Any]:
-    """The router's voices API manages voice ConfigMaps in its own namespace, nothing else."""
+    """The router's voices API manages voice ConfigMaps in its own namespace, nothing else.
+
+    The verbs are exactly the calls of ``router.voice_store.ConfigMapVoiceStore`` (create, replace on a
+    conflict, list by label, delete); the operator holds each of them (RBAC lets it grant no more).
+    """
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
@@ -183,7 +190,7 @@ def role(stack: str, namespace: str) -> dict[str, Any]:
             {
                 "apiGroups": [""],
                 "resources": ["configmaps"],
-                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                "verbs": ["get", "list", "create", "update", "delete"],
             }
         ],
     }

@@ -1,4 +1,4 @@
-"""Voice samples: one ConfigMap per inline voice, and the projected volume that puts every voice under /voices."""
+"""Voice samples: a ConfigMap per inline voice, and the projected volume putting every voice under /voices."""
 
 from __future__ import annotations
 
