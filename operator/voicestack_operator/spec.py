@@ -48,8 +48,8 @@ def _default_in_place(schema: dict[str, Any], value: Any) -> None:
 
 
 def decoded_voice(voice: dict[str, Any]) -> bytes:
-    """The inline sample of a voice, decoded (validated by :func:`normalize`)."""
-    return base64.b64decode(voice["data"], validate=True)
+    """The inline sample of a voice, decoded (validated by :func:`normalize`); line breaks are ignored."""
+    return base64.b64decode("".join(voice["data"].split()), validate=True)
 
 
 def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,329 @@
+"""The pure manifest builders: what each child looks like, and that every one is valid for its real schema."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from voicestack_operator.children import Desired, desired_children
+from voicestack_operator.images import Images
+from voicestack_operator.manifests import isvc, labels, router, voices
+from voicestack_operator.spec import normalize
+
+from tests.operator.specs import full_spec, knative_spec
+from tests.support.assets import k8s_root
+from tests.support.k8s_schema import crd_validator, errors, validate_core
+
+IMAGES = Images(asr="r/asr:1", asr_cuda="r/asr-cuda:1", tts="r/tts:1", router="r/router:1")
+NO_ISVCS: dict[str, dict[str, Any] | None] = {"asr": None, "tts": None}
+SPECS = {"default": {}, "full": full_spec(), "knative": knative_spec()}
+
+
+def build(spec: dict[str, Any], discovered: dict[str, str] | None = None) -> Desired:
+    return desired_children("demo", "default", normalize(spec), IMAGES, discovered or {}, NO_ISVCS)
+
+
+def by_kind(desired: Desired, kind: str) -> list[dict[str, Any]]:
+    return [o for o in desired.objects if o["kind"] == kind]
+
+
+def one(desired: Desired, kind: str, name: str) -> dict[str, Any]:
+    return next(o for o in desired.objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container.get("env", [])}
+
+
+def all_manifests() -> Iterator[tuple[str, dict[str, Any]]]:
+    for label, spec in SPECS.items():
+        for obj in build(spec, {"demo-voice-uploaded": "uploaded"}).objects:
+            yield f"{label}:{obj['kind']}:{obj['metadata']['name']}", obj
+
+
+MANIFESTS = dict(all_manifests())
+
+
+@pytest.fixture(scope="module")
+def isvc_validator() -> jsonschema.Draft7Validator:
+    return crd_validator(k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml")
+
+
+@pytest.mark.parametrize("key", [k for k, o in MANIFESTS.items() if o["kind"] == "InferenceService"])
+def test_inference_services_validate_against_kserve_crd(key: str, isvc_validator: Any) -> None:
+    assert not errors(isvc_validator, MANIFESTS[key])
+
+
+def test_kserve_schema_rejects_unknown_fields(isvc_validator: Any) -> None:
+    manifest = copy.deepcopy(MANIFESTS["default:InferenceService:demo-asr"])
+    manifest["spec"]["predictor"]["gpuCount"] = 1
+    assert any("gpuCount" in e for e in errors(isvc_validator, manifest))
+
+
+@pytest.mark.parametrize("key", [k for k, o in MANIFESTS.items() if o["kind"] != "InferenceService"])
+def test_core_kinds_validate_strictly(key: str) -> None:
+    assert not validate_core(MANIFESTS[key])
+
+
+def test_every_child_has_standard_labels_and_names() -> None:
+    for key, obj in MANIFESTS.items():
+        meta = obj["metadata"]
+        assert meta["namespace"] == "default", key
+        assert meta["labels"][labels.INSTANCE_LABEL] == "demo", key
+        assert meta["labels"][labels.PART_OF_LABEL] == "voice-stack", key
+        assert meta["labels"][labels.MANAGED_BY_LABEL] == "voicestack-operator", key
+        assert meta["labels"][labels.NAME_LABEL].startswith("voicestack-"), key
+
+
+def test_default_spec_children() -> None:
+    desired = build({})
+    kinds = sorted((o["kind"], o["metadata"]["name"]) for o in desired.objects)
+    assert kinds == [
+        ("ConfigMap", "demo-router"),
+        ("Deployment", "demo-router"),
+        ("InferenceService", "demo-asr"),
+        ("InferenceService", "demo-tts"),
+        ("Role", "demo-router"),
+        ("RoleBinding", "demo-router"),
+        ("Service", "demo-router"),
+        ("ServiceAccount", "demo-router"),
+    ]
+    assert [(k.kind, n) for k, n in desired.absent] == [("Ingress", "demo-router")]
+
+
+def test_asr_inference_service() -> None:
+    asr = one(build({"asr": {"model": "small", "device": "cpu"}}), "InferenceService", "demo-asr")
+    assert asr["metadata"]["annotations"] == {"serving.kserve.io/deploymentMode": "Standard"}
+    predictor = asr["spec"]["predictor"]
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 1)
+    (container,) = predictor["containers"]
+    assert container["name"] == "kserve-container"
+    assert container["image"] == "r/asr:1"
+    assert container["ports"] == [{"name": "http1", "containerPort": 8080, "protocol": "TCP"}]
+    assert "--model_name=whisper" in container["args"] and "--http_port=8080" in container["args"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/models/whisper/ready", "port": 8080}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": 8080}
+    env = env_of(container)
+    assert (
+        env["ASR_MODEL"] == "small" and env["ASR_DEVICE"] == "cpu" and env["ASR_ENGINE"] == "faster-whisper"
+    )
+    assert "ASR_COMPUTE_TYPE" not in env  # "default": the predictor picks by device
+    assert "resources" not in container
+
+
+def test_gpu_storage_uri_scaling_and_scheduling() -> None:
+    desired = build(full_spec())
+    predictor = one(desired, "InferenceService", "demo-asr")["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    assert container["image"] == "r/asr-cuda:1"
+    assert container["resources"] == {
+        "requests": {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": 1},
+        "limits": {"cpu": "4", "memory": "8Gi", "nvidia.com/gpu": 1},
+    }
+    assert predictor["storageUris"] == [
+        {"uri": "s3://models/whisper-large-v3-ct2", "mountPath": "/mnt/models"}
+    ]
+    assert (predictor["scaleMetric"], predictor["scaleTarget"], predictor["maxReplicas"]) == ("cpu", 80, 3)
+    assert predictor["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert predictor["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert "nodeAffinity" in predictor["affinity"]
+    env = env_of(container)
+    assert env["ASR_MODEL"] == "/mnt/models" and env["ASR_COMPUTE_TYPE"] == "float16"
+    assert env["ASR_BEAM_SIZE"] == "3"  # the user's env wins over the generated variable
+    assert [e["name"] for e in container["env"]].count("ASR_BEAM_SIZE") == 1
+    assert env["ASR_MAX_NEW_TOKENS"] == "0"
+
+
+def test_knative_mode_scale_to_zero() -> None:
+    desired = build(knative_spec())
+    asr = one(desired, "InferenceService", "demo-asr")
+    assert asr["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
+    assert asr["spec"]["predictor"]["minReplicas"] == 0
+    assert by_kind(desired, "InferenceService") == [asr]
+    assert ("InferenceService", "demo-tts") in [(k.kind, n) for k, n in desired.absent]
+    assert isvc.predictor_url("demo", "default", "asr") == desired.predictor_urls["asr"]
+
+
+def test_knative_router_uses_the_reported_address() -> None:
+    reported = {"status": {"address": {"url": "http://demo-asr.default.svc.cluster.local"}}}
+    desired = desired_children("demo", "default", normalize(knative_spec()), IMAGES, {}, {"asr": reported})
+    assert desired.predictor_urls["asr"] == "http://demo-asr.default.svc.cluster.local"
+
+
+def test_tts_voices_projected_at_voices() -> None:
+    desired = build(full_spec(), {"demo-voice-uploaded": "uploaded", "demo-voice-anna": "anna"})
+    tts = one(desired, "InferenceService", "demo-tts")
+    (container,) = tts["spec"]["predictor"]["containers"]
+    assert container["volumeMounts"] == [{"name": "voices", "mountPath": "/voices", "readOnly": True}]
+    env = env_of(container)
+    assert env["TTS_VOICE_DIR"] == "/voices"
+    assert env["TTS_VOICE_ALIASES"] == "alloy=anna,echo=ben"
+    (volume,) = tts["spec"]["predictor"]["volumes"]
+    assert volume["projected"]["sources"] == [
+        {"configMap": {"name": "demo-voice-anna", "optional": True}},
+        {"configMap": {"name": "demo-voice-uploaded", "optional": True}},
+        {"configMap": {"name": "my-samples", "items": [{"key": "ben-clean.flac", "path": "ben.flac"}],
+                       "optional": True}},
+    ]  # fmt: skip
+    assert desired.voice_configmaps == {"demo-voice-anna"}
+
+
+def test_voice_sources_are_order_independent() -> None:
+    tts = normalize(full_spec())["tts"]
+    reversed_tts = {**tts, "voices": list(reversed(tts["voices"]))}
+    found = {"demo-voice-b": "b", "demo-voice-a": "a"}
+    assert voices.voice_sources("demo", tts, found) == voices.voice_sources(
+        "demo", reversed_tts, dict(reversed(list(found.items())))
+    )
+
+
+def test_no_voices_is_an_empty_dir() -> None:
+    tts = one(build({}), "InferenceService", "demo-tts")
+    assert tts["spec"]["predictor"]["volumes"] == [{"name": "voices", "emptyDir": {}}]
+
+
+def test_voice_configmap_contract() -> None:
+    sample = b"RIFF....WAVEfmt "
+    spec = {"voices": [{"name": "Anna_1", "data": base64.encodebytes(sample).decode(), "format": "flac"}]}
+    (configmap,) = voices.inline_voice_configmaps("demo", "default", normalize({"tts": spec})["tts"])
+    assert configmap["metadata"]["name"] == labels.voice_configmap_name("demo", "Anna_1")
+    assert configmap["metadata"]["labels"][labels.STACK_LABEL] == "demo"
+    assert configmap["metadata"]["labels"][labels.VOICE_LABEL] == "Anna_1"
+    assert configmap["metadata"]["labels"][labels.PART_OF_LABEL] == "voice-stack"
+    assert configmap["binaryData"] == {"Anna_1.flac": base64.b64encode(sample).decode()}  # canonical base64
+
+
+def test_voice_configmap_names_match_the_router() -> None:
+    from router.voice_store import configmap_name, voice_configmap
+
+    for voice in ("anna", "Anna_1", "a.b", "x" * 63):
+        assert labels.voice_configmap_name("demo", voice) == configmap_name("demo", voice)
+    routed = voice_configmap("demo", "default", "anna", "anna.wav", b"RIFF")
+    assert labels.voice_selector("demo")  # the operator discovers the router's ConfigMaps by these labels
+    assert routed["metadata"]["labels"] == labels.voice_labels("demo", "anna")
+
+
+def test_router_deployment_service_ingress() -> None:
+    desired = build(full_spec())
+    deployment = one(desired, "Deployment", "demo-router")
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert deployment["spec"]["replicas"] == 2
+    assert pod["spec"]["serviceAccountName"] == "demo-router"
+    assert container["image"] == "r/router:1"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    keys = next(e for e in container["env"] if e["name"] == "ROUTER_API_KEYS")
+    assert keys["valueFrom"] == {"secretKeyRef": {"name": "voicestack-keys", "key": "api-keys"}}
+    checksum = router.config_checksum(one(desired, "ConfigMap", "demo-router"))
+    assert pod["metadata"]["annotations"][labels.CONFIG_CHECKSUM_ANNOTATION] == checksum
+    service = one(desired, "Service", "demo-router")
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    ingress = one(desired, "Ingress", "demo-router")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "2048m"
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert ingress["spec"]["tls"] == [{"hosts": ["voice.example.com"], "secretName": "demo-router-tls"}]
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert router.external_url(normalize(full_spec())) == "https://voice.example.com"
+
+
+def test_config_change_changes_the_checksum() -> None:
+    first = one(build({}), "Deployment", "demo-router")
+    second = one(build({"router": {"limits": {"maxUploadMb": 50}}}), "Deployment", "demo-router")
+    key = labels.CONFIG_CHECKSUM_ANNOTATION
+    assert (
+        first["spec"]["template"]["metadata"]["annotations"][key]
+        != (second["spec"]["template"]["metadata"]["annotations"][key])
+    )
+
+
+def test_router_role_covers_the_voice_store_only() -> None:
+    role = one(build({}), "Role", "demo-router")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "verbs": ["get", "list", "create", "update", "delete"],
+        }
+    ]
+    binding = one(build({}), "RoleBinding", "demo-router")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "demo-router", "namespace": "default"}]
+
+
+@pytest.mark.parametrize("label", list(SPECS))
+def test_router_yaml_loads_with_the_router_settings(
+    label: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from router.settings import RouterSettings, load_settings
+
+    for variable in list(os.environ):
+        if variable.startswith("ROUTER_"):
+            monkeypatch.delenv(variable)
+    configmap = one(build(SPECS[label]), "ConfigMap", "demo-router")
+    text = configmap["data"]["router.yaml"]
+    unknown = set(yaml.safe_load(text)) - set(RouterSettings.model_fields)
+    assert not unknown, f"router.yaml keys the router does not know: {unknown}"
+    path = tmp_path / "router.yaml"
+    path.write_text(text)
+    loaded = load_settings(path)
+    monkeypatch.setenv("ROUTER_CONFIG_FILE", str(path))
+    from_env = RouterSettings()  # the way the router pod reads it (ROUTER_CONFIG_FILE)
+    assert loaded.model_dump(exclude={"config_file"}) == from_env.model_dump(exclude={"config_file"})
+    assert loaded.voice_store == "configmap" and loaded.stack_name == "demo" and loaded.namespace == "default"
+    assert loaded.asr_urls == ["http://demo-asr-predictor.default.svc.cluster.local"]
+    expected_tts = [] if label == "knative" else ["http://demo-tts-predictor.default.svc.cluster.local"]
+    assert loaded.tts_urls == expected_tts
+    if label == "full":
+        assert loaded.cors_origins == ["https://app.example.com"]
+
+
+def predictor_parser(engine: str) -> argparse.ArgumentParser:
+    from predictors.common.options import ServingOptions
+
+    if engine == "asr":
+        from predictors.asr.settings import EngineSettings
+    else:
+        from predictors.tts.settings import EngineSettings  # type: ignore[assignment]
+    parser = argparse.ArgumentParser()
+    EngineSettings.add_arguments(parser)
+    ServingOptions.add_arguments(parser, engine.upper())
+    return parser
+
+
+@pytest.mark.parametrize("engine", ["asr", "tts"])
+def test_predictor_env_is_read_by_the_predictors(engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = full_spec()
+    spec["asr"]["env"] = []
+    spec["tts"]["loadAtStart"] = False
+    (container,) = one(build(spec), "InferenceService", f"demo-{engine}")["spec"]["predictor"]["containers"]
+    env = env_of(container)
+    known = {
+        a.help.rsplit("[", 1)[1].rstrip("].")
+        for a in predictor_parser(engine)._actions
+        if "[" in (a.help or "")
+    }
+    assert set(env) <= known, f"variables the {engine} predictor does not read: {set(env) - known}"
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    parsed = predictor_parser(engine).parse_args(container["args"][3:])  # engine flags; KServe's own aside
+    if engine == "asr":
+        assert (parsed.model, parsed.engine, parsed.compute_type) == (
+            "/mnt/models",
+            "faster-whisper",
+            "float16",
+        )
+        assert (parsed.batch_size, parsed.vad) == (8, True)
+    else:
+        assert parsed.voices_dir in ("/voices", Path("/voices"))
+        assert parsed.load_at_start is False
+        assert "alloy" in str(parsed.voice_aliases)
