@@ -176,6 +176,36 @@ def test_prometheus_monitors_are_well_formed(chart: helm.Chart) -> None:
     assert not by_kind(objects(render(chart, without_predictors)), "PodMonitor")
 
 
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels, matchExpressions with In) selects an object with ``labels``."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def test_monitor_and_policy_selectors_match_the_operators_labels(chart: helm.Chart) -> None:
+    from voicestack_operator.manifests.labels import standard_labels
+
+    router, asr, tts = (standard_labels("s", component) for component in ("router", "asr", "tts"))
+    objs = objects(render(chart, values_all()))
+    operator_pod = the(objs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert selects(the(objs, "ServiceMonitor")["spec"]["selector"], router)
+    pod_monitor = the(objs, "PodMonitor")["spec"]["selector"]
+    assert selects(pod_monitor, asr) and selects(pod_monitor, tts) and not selects(pod_monitor, router)
+    policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p["spec"] for p in by_kind(objs, "NetworkPolicy")}
+    assert selects(policies["routers"]["podSelector"], router)
+    assert not selects(policies["routers"]["podSelector"], operator_pod)
+    predictors = policies["predictors"]
+    assert selects(predictors["podSelector"], asr) and selects(predictors["podSelector"], tts)
+    assert not selects(predictors["podSelector"], router)
+    assert selects(predictors["ingress"][0]["from"][0]["podSelector"], router)
+    assert selects(policies["operator"]["podSelector"], operator_pod)
+
+
 # ---- the operator --------------------------------------------------------------------------------
 
 

@@ -122,9 +122,10 @@ The router Service URL the helm test and NOTES use.
 {{- end }}
 
 {{/*
-Labels every VoiceStack child carries (set by the operator: operator/voicestack_operator/manifests/labels.py).
+The label every VoiceStack child carries (set by the operator: operator/voicestack_operator/manifests/labels.py;
+KServe copies an InferenceService's labels onto its predictor pods). With app.kubernetes.io/component (router, asr,
+tts) it selects a stack's pods; the chart's own pods have component operator or test.
 */}}
 {{- define "voice-stack.stackPartOf" -}}
 app.kubernetes.io/part-of: voice-stack
-app.kubernetes.io/managed-by: voicestack-operator
 {{- end }}
