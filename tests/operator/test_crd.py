@@ -1,0 +1,184 @@
+"""The VoiceStack CRD (generated, structural, documented), the examples, and the operator's spec rules."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+from voicestack_operator import crd
+from voicestack_operator.children import desired_children
+from voicestack_operator.images import Images
+from voicestack_operator.spec import InvalidSpec, normalize
+
+from tests.operator.specs import ROOT, examples, full_spec, knative_spec, load_example, stack
+from tests.support.assets import k8s_root
+from tests.support.k8s_schema import crd_validator, errors, load_crd, structural_problems, validate_core
+
+CRD_FILE = ROOT / "crds" / "voicestack.io_voicestacks.yaml"
+CHART_COPY = ROOT / "charts" / "voice-stack" / "crds" / "voicestack.io_voicestacks.yaml"
+
+
+def schema_errors(obj: dict[str, Any]) -> list[str]:
+    return errors(crd_validator(CRD_FILE), obj)
+
+
+def walk(node: dict[str, Any], path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found = [(path, node)]
+    for name, sub in node.get("properties", {}).items():
+        found += walk(sub, f"{path}.{name}")
+    if isinstance(node.get("items"), dict):
+        found += walk(node["items"], f"{path}[]")
+    return found
+
+
+def test_crd_file_is_generated_from_crd_py() -> None:
+    assert CRD_FILE.read_text() == crd.render(), "run: python -m voicestack_operator.crd > " + str(CRD_FILE)
+
+
+def test_chart_copy_is_identical() -> None:
+    assert CHART_COPY.read_bytes() == CRD_FILE.read_bytes(), "run scripts/sync-chart-crds.sh"
+
+
+def test_names_scope_subresource_and_columns() -> None:
+    loaded = load_crd(CRD_FILE)
+    spec = loaded["spec"]
+    assert loaded["metadata"]["name"] == "voicestacks.voicestack.io"
+    assert (spec["group"], spec["scope"], spec["names"]["kind"]) == (
+        "voicestack.io",
+        "Namespaced",
+        "VoiceStack",
+    )
+    assert spec["names"]["shortNames"] == ["vs"]
+    (version,) = spec["versions"]
+    assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
+    assert version["subresources"] == {"status": {}}
+    columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
+    assert columns == {
+        "ASR": ".spec.asr.model",
+        "TTS": ".spec.tts.model",
+        "Ready": '.status.conditions[?(@.type=="Ready")].status',
+        "URL": ".status.routerUrl",
+        "Age": ".metadata.creationTimestamp",
+    }
+    assert not validate_core(loaded), "the CRD itself is a valid apiextensions.k8s.io/v1 object"
+
+
+def test_every_field_is_typed_and_described() -> None:
+    problems = list(structural_problems(crd.openapi_schema()))
+    assert not problems, problems
+
+
+def test_defaults_enums_and_bounds_are_declared() -> None:
+    nodes = dict(walk(crd.spec_schema()))
+    assert nodes[".deploymentMode"]["enum"] == ["Standard", "Knative"]
+    assert nodes[".deploymentMode"]["default"] == "Standard"
+    assert nodes[".asr.engine"]["enum"] == ["faster-whisper", "whisper"]
+    assert (nodes[".asr.beamSize"]["minimum"], nodes[".asr.beamSize"]["maximum"]) == (1, 10)
+    assert nodes[".tts.voices[].data"]["maxLength"] == 1024 * 1024
+    assert nodes[".router.serviceType"]["default"] == "ClusterIP"
+    assert sum("default" in node for _, node in walk(crd.spec_schema())) > 30
+
+
+def test_cel_rules_cover_the_cross_field_constraints() -> None:
+    rules = {path: node["x-kubernetes-validations"] for path, node in walk(crd.spec_schema())
+             if "x-kubernetes-validations" in node}  # fmt: skip
+    assert set(rules) == {"", ".asr", ".tts", ".tts.voices[]", ".router.ingress"}
+    assert all(rule["rule"] and rule["message"] for found in rules.values() for rule in found)
+
+
+# The operator enforces each CEL rule itself too (a cluster may not run CEL): one invalid spec per rule.
+INVALID = {
+    "nothing enabled": {"asr": {"enabled": False}, "tts": {"enabled": False}},
+    "scale to zero needs Knative": {"asr": {"minReplicas": 0}},
+    "min over max": {"tts": {"minReplicas": 3, "maxReplicas": 2}},
+    "model and storageUri": {"asr": {"model": "small", "storageUri": "s3://bucket/model"}},
+    "whisper compute type": {"asr": {"engine": "whisper", "computeType": "int8"}},
+    "voice with two sources": {
+        "tts": {
+            "voices": [{"name": "a", "data": "UklGRg==", "configMapKeyRef": {"name": "x", "key": "a.wav"}}]
+        }
+    },
+    "voice without source": {"tts": {"voices": [{"name": "a"}]}},
+    "ingress without host": {"router": {"ingress": {"enabled": True}}},
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID))
+def test_operator_rejects_what_the_cel_rules_reject(case: str) -> None:
+    assert not schema_errors(stack(spec=INVALID[case])), "structurally fine: only a CEL rule catches it"
+    with pytest.raises(InvalidSpec):
+        normalize(INVALID[case])
+
+
+def test_operator_rejects_bad_inline_samples() -> None:
+    with pytest.raises(InvalidSpec, match="base64"):
+        normalize({"tts": {"voices": [{"name": "a", "data": "not base64!"}]}})
+    too_big = base64.b64encode(b"\0" * 1_000_001).decode()
+    with pytest.raises(InvalidSpec):
+        normalize({"tts": {"voices": [{"name": "a", "data": too_big}]}})
+    with pytest.raises(InvalidSpec, match="duplicate"):
+        normalize({"tts": {"voices": [{"name": "a", "data": "UklGRg=="}, {"name": "a", "data": "UklGRg=="}]}})
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ({"asr": {"engine": "nemo"}}, "asr/engine"),
+        ({"asr": {"beamSize": 11}}, "asr/beamSize"),
+        ({"asr": {"gpus": 1}}, "Additional properties"),
+        ({"deploymentMode": "Serverless"}, "deploymentMode"),
+        ({"tts": {"voices": [{"name": "bad name", "data": "UklGRg=="}]}}, "voices/0/name"),
+        ({"router": {"serviceType": "ExternalName"}}, "serviceType"),
+    ],
+)
+def test_schema_rejects(spec: dict[str, Any], fragment: str) -> None:
+    assert any(fragment in problem for problem in schema_errors(stack(spec=spec))), schema_errors(
+        stack(spec=spec)
+    )
+
+
+def test_defaults() -> None:
+    spec = normalize({})
+    assert spec["deploymentMode"] == "Standard"
+    assert (spec["asr"]["model"], spec["asr"]["engine"], spec["asr"]["resources"]["gpu"]) == (
+        "large-v3",
+        "faster-whisper",
+        0,
+    )
+    assert spec["tts"]["model"] == "tts_models/multilingual/multi-dataset/xtts_v2"
+    assert spec["router"]["limits"]["maxBazarrUploadMb"] == 2048
+    assert normalize(full_spec())["asr"].get("model") is None  # storageUri instead
+    assert normalize(knative_spec())["asr"]["minReplicas"] == 0
+
+
+def test_examples_exist() -> None:
+    assert {p.name for p in examples()} >= {"gpu.yaml", "cpu.yaml", "bazarr.yaml"}
+
+
+@pytest.mark.parametrize("path", examples(), ids=lambda p: p.name)
+def test_example_is_valid(path: Path) -> None:
+    example = load_example(path)
+    assert not schema_errors(example)
+    spec = normalize(example["spec"])
+    assert not schema_errors({**example, "spec": spec}), "defaults keep it valid"
+    desired = desired_children(example["metadata"]["name"], "default", spec, Images.from_env(), {}, {})
+    isvc_validator = crd_validator(k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml")
+    for obj in desired.objects:
+        if obj["kind"] == "InferenceService":
+            assert not errors(isvc_validator, obj), obj["metadata"]["name"]
+        else:
+            assert not validate_core(obj, ("1.37.0",)), obj["metadata"]["name"]
+
+
+def test_examples_say_what_they_are() -> None:
+    gpu, cpu, bazarr = (
+        normalize(load_example(ROOT / "examples" / f"{n}.yaml")["spec"]) for n in ("gpu", "cpu", "bazarr")
+    )
+    assert gpu["asr"]["resources"]["gpu"] == 1 and gpu["tts"]["resources"]["gpu"] == 1
+    assert gpu["tts"]["voiceAliases"]["alloy"] == "anna"
+    assert cpu["asr"]["resources"]["gpu"] == 0 and cpu["tts"]["resources"]["gpu"] == 0
+    assert cpu["asr"]["device"] == "cpu" and cpu["asr"]["computeType"] == "int8"
+    assert bazarr["router"]["ingress"]["enabled"] and not bazarr["tts"]["enabled"]
+    assert bazarr["router"]["limits"]["maxBazarrUploadMb"] >= 2048
