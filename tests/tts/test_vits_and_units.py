@@ -1,0 +1,82 @@
+"""A non-cloning coqui model (random VITS, lazily loaded) and the predictor's pure helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from predictors.tts.language import detect_language, normalize_code, script_language
+from predictors.tts.pcm import time_stretch, to_pcm16
+from predictors.tts.settings import parse_aliases
+from tests.support.assets import asset
+from tests.tts.client import TtsClient
+from tests.tts.conftest import _server
+
+
+@pytest.fixture(scope="module")
+def vits() -> Iterator[TtsClient]:
+    model = asset("models-random/coqui-vits-micro-random")
+    args = ["--model", str(model), "--model_name", "vits", "--no-load_at_start", "--device", "cpu"]
+    for client in _server(args):
+        client.model = "vits"
+        yield client
+
+
+def test_vits_lazy_load_then_builtin_voice(vits: TtsClient) -> None:
+    assert httpx.get(vits.url("/v2/health/ready")).status_code == 503  # not loaded yet
+    result = vits.stream({"text": "Hello there. This is a test.", "voice": "alloy"})
+    assert result.status == 200, result.body[:300]
+    assert result.headers["x-sample-rate"] == "22050"
+    assert result.headers["x-voice"] == "default" and result.headers["x-language"] == "en"
+    assert result.duration > 0.1
+    assert httpx.get(vits.url("/v2/health/ready")).status_code == 200
+    listing = vits.voices()
+    assert listing["voices"] == [
+        {"name": "default", "source": "builtin", "duration": None, "language": None, "samples": 0}
+    ]
+    assert listing["aliases"]["alloy"] == "default"
+
+
+def test_vits_speed_and_v1(vits: TtsClient) -> None:
+    response = vits.v1([{"text": "Quick.", "speed": 2.0}])
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["sample_rate"] == 22050
+
+
+def test_vits_rejects_other_languages(vits: TtsClient) -> None:
+    result = vits.stream({"text": "Hallo Welt.", "language": "de"})
+    assert result.status == 400 and "supported: en" in result.json()["error"]
+
+
+def test_alias_parsing() -> None:
+    assert parse_aliases("alloy=lj, echo = duo") == {"alloy": "lj", "echo": "duo"}
+    assert parse_aliases('{"alloy": "lj"}') == {"alloy": "lj"}
+    assert parse_aliases("") == {}
+    with pytest.raises(SystemExit):
+        parse_aliases("alloy")
+
+
+def test_language_helpers() -> None:
+    assert normalize_code("EN-us") == "en"
+    assert normalize_code("zh") == normalize_code("zh-TW") == "zh-cn"
+    assert script_language("Привет") == "ru"
+    assert script_language("你好") == "zh-cn"
+    assert script_language("こんにちは") == "ja"
+    assert script_language("안녕하세요") == "ko"
+    assert script_language("مرحبا") == "ar"
+    assert script_language("Hello") is None
+    supported = ["en", "de", "fr", "ru"]
+    assert detect_language("Hi", supported, "en") == "en"  # too short to guess: the fallback
+    assert detect_language("Bonjour tout le monde, comment allez-vous aujourd'hui ?", supported, "en") == "fr"
+    assert detect_language("Hej, hur mår du idag min vän?", supported, "en") in supported
+
+
+def test_pcm_and_stretch() -> None:
+    pcm = to_pcm16(np.array([0.0, 1.0, -1.0, 2.0, np.nan], dtype=np.float32))
+    assert np.frombuffer(pcm, "<i2").tolist() == [0, 32767, -32767, 32767, 0]
+    tone = np.sin(np.arange(22050) / 22050 * 2 * np.pi * 440).astype(np.float32)
+    assert len(time_stretch(tone, 2.0)) == 11025
+    assert len(time_stretch(tone, 0.5)) == 44100
