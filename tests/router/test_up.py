@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -33,7 +34,10 @@ def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert len(children) >= 3
         ids = {model["id"] for model in httpx.get(f"http://127.0.0.1:{port}/v1/models").json()["data"]}
         assert {"whisper-1", "tts-1"} <= ids
-        assert f"Voice Stack is up: http://127.0.0.1:{port}" in up.log()
+        deadline = time.monotonic() + 10
+        while f"Voice Stack is up: http://127.0.0.1:{port}" not in up.log():
+            assert time.monotonic() < deadline, up.log()[-2000:]
+            time.sleep(0.2)
         up.process.send_signal(signal.SIGTERM)
         assert up.process.wait(timeout=60) == 0
         _gone, alive = psutil.wait_procs(children, timeout=10)
