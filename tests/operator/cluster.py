@@ -117,10 +117,20 @@ class Cluster:
             with contextlib.suppress(Exception):
                 await self.emulator.__aexit__(None, None, None)
 
+        async def cancel_the_rest() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         with contextlib.suppress(Exception):
             self.call(stop())
+        with contextlib.suppress(Exception):
+            self.call(cancel_the_rest())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.loop.is_running():
+            self.loop.close()
 
     # -- objects --
 

@@ -11,6 +11,7 @@ import pytest
 from kopf.testing import KopfRunner
 
 from tests.operator.cluster import Cluster, emulated_cluster
+from tests.operator.rbac import RULES_FILE, uncovered
 
 # Read when the handlers module is imported (the timer's interval): before any test imports the operator.
 os.environ["VOICESTACK_RESYNC_SECONDS"] = "1"
@@ -18,11 +19,20 @@ os.environ["VOICESTACK_RETRY_SECONDS"] = "1"
 
 
 @pytest.fixture()
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
-    with emulated_cluster(tmp_path) as emulated:
+def kserve_installed() -> bool:
+    """Parametrize it to False (``pytest.mark.parametrize``) for a cluster without KServe."""
+    return True
+
+
+@pytest.fixture()
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kserve_installed: bool) -> Iterator[Cluster]:
+    """An emulated cluster; afterwards every API call the operator made must be allowed by its RBAC rules."""
+    with emulated_cluster(tmp_path, kserve=kserve_installed) as emulated:
         monkeypatch.setenv("KUBECONFIG", str(emulated.kubeconfig))
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
         yield emulated
+        missing = uncovered(emulated.emulator.calls)
+        assert not missing, f"API calls not allowed by {RULES_FILE.name}: {missing}"
 
 
 @pytest.fixture()

@@ -1,0 +1,280 @@
+"""The real Kopf operator (kopf.testing.KopfRunner) against the emulated API server."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+
+from tests.operator.cluster import Cluster, wait_for, wav_base64
+from tests.operator.specs import stack
+
+Operator = Callable[..., contextlib.AbstractContextManager[KopfRunner]]
+
+CHILDREN = {
+    ("ServiceAccount", "demo-router"),
+    ("Role", "demo-router"),
+    ("RoleBinding", "demo-router"),
+    ("InferenceService", "demo-asr"),
+    ("InferenceService", "demo-tts"),
+    ("ConfigMap", "demo-router"),
+    ("Deployment", "demo-router"),
+    ("Service", "demo-router"),
+}
+VOICE_SPEC = {"tts": {"voices": [{"name": "anna", "data": wav_base64()}]}}
+
+
+def settle(cluster: Cluster, quiet: float = 1.6, timeout: float = 30) -> None:
+    """Wait until nothing has been written for ``quiet`` seconds (the resync timer runs every second)."""
+    deadline = time.monotonic() + timeout
+    seen, since = len(cluster.writes()), time.monotonic()
+    while time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, "the operator kept writing"
+        time.sleep(0.1)
+        if len(cluster.writes()) != seen:
+            seen, since = len(cluster.writes()), time.monotonic()
+
+
+def written(cluster: Cluster, since: int) -> list[tuple[str, str, str | None]]:
+    """The child writes since a mark, as (method, plural, name)."""
+    return sorted((c.method, c.plural, c.name) for c in cluster.child_writes(since))
+
+
+def condition(cluster: Cluster, kind: str, name: str = "demo") -> dict[str, Any]:
+    conditions = ((cluster.get("VoiceStack", name) or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), {})
+
+
+def isvc_spec(cluster: Cluster, engine: str) -> dict[str, Any]:
+    return cluster.get("InferenceService", f"demo-{engine}")["spec"]["predictor"]  # type: ignore[index]
+
+
+def existing(cluster: Cluster) -> set[tuple[str, str]]:
+    return {(kind, name) for kind, name in CHILDREN if cluster.get(kind, name)}
+
+
+def test_create_makes_owned_children_then_stays_quiet(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        created = cluster.create(stack(spec=VOICE_SPEC))
+        wait_for(
+            lambda: existing(cluster) == CHILDREN and cluster.get("ConfigMap", "demo-voice-anna"), what="all"
+        )
+        settle(cluster)
+        for kind, name in [*CHILDREN, ("ConfigMap", "demo-voice-anna")]:
+            meta = cluster.get(kind, name)["metadata"]  # type: ignore[index]
+            (ref,) = meta["ownerReferences"]
+            assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == (
+                "VoiceStack",
+                "demo",
+                created["metadata"]["uid"],
+                True,
+            ), (kind, name)
+            assert meta["labels"]["app.kubernetes.io/managed-by"] == "voicestack-operator", (kind, name)
+            assert meta["labels"]["app.kubernetes.io/instance"] == "demo", (kind, name)
+        methods = {c.method for c in cluster.child_writes()}
+        assert methods == {"POST"}, "creation needs no second write"
+        status = cluster.get("VoiceStack", "demo")["status"]  # type: ignore[index]
+        assert status["routerUrl"] == "http://demo-router.default.svc.cluster.local"
+        assert status["voices"] == ["demo-voice-anna"]
+        assert status["observedGeneration"] == 1
+        mark = cluster.mark()
+        time.sleep(2.5)  # two resync ticks and their reads
+        assert cluster.writes(mark) == [], "an unchanged spec causes no writes"
+        assert any(c.method == "GET" for c in cluster.emulator.calls[mark:]), "the timer did reconcile"
+
+
+def test_spec_changes_rewrite_only_what_changed(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        settle(cluster)
+
+        mark = cluster.mark()
+        cluster.patch("VoiceStack", "demo", {"spec": {"asr": {"model": "small"}}})
+        wait_for(
+            lambda: any(e["value"] == "small" for e in isvc_spec(cluster, "asr")["containers"][0]["env"])
+        )
+        settle(cluster)
+        assert written(cluster, mark) == [("PATCH", "inferenceservices", "demo-asr")]
+
+        mark = cluster.mark()
+        cluster.patch("VoiceStack", "demo", {"spec": {"router": {"replicas": 3}}})
+        wait_for(lambda: cluster.get("Deployment", "demo-router")["spec"]["replicas"] == 3)  # type: ignore[index]
+        settle(cluster)
+        assert written(cluster, mark) == [("PATCH", "deployments", "demo-router")]
+
+        tts_before = isvc_spec(cluster, "tts")
+        mark = cluster.mark()
+        cluster.patch("VoiceStack", "demo", {"spec": VOICE_SPEC})
+        wait_for(lambda: cluster.get("ConfigMap", "demo-voice-anna"), what="voice ConfigMap")
+        wait_for(lambda: "projected" in isvc_spec(cluster, "tts")["volumes"][0], what="voice mounted")
+        settle(cluster)
+        assert written(cluster, mark) == [
+            ("PATCH", "inferenceservices", "demo-tts"),
+            ("POST", "configmaps", None),
+        ]
+        assert isvc_spec(cluster, "tts")["containers"] == tts_before["containers"], "only the volume changed"
+
+        mark = cluster.mark()
+        cluster.patch("VoiceStack", "demo", {"spec": {"tts": {"voices": None}}})
+        wait_for(lambda: not cluster.get("ConfigMap", "demo-voice-anna"), what="voice ConfigMap deleted")
+        settle(cluster)
+        assert written(cluster, mark) == [
+            ("DELETE", "configmaps", "demo-voice-anna"),
+            ("PATCH", "inferenceservices", "demo-tts"),
+        ]
+        assert isvc_spec(cluster, "tts")["volumes"] == [{"name": "voices", "emptyDir": {}}]
+
+
+def test_router_made_voices_are_mounted_and_sample_edits_need_no_write(
+    cluster: Cluster, operator: Operator
+) -> None:
+    with operator():
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        settle(cluster)
+        uploaded = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "demo-voice-zoe",
+                "namespace": "default",
+                "labels": {"voicestack.io/stack": "demo", "voicestack.io/voice": "zoe",
+                           "app.kubernetes.io/part-of": "voice-stack"},
+            },
+            "binaryData": {"zoe.wav": wav_base64()},
+        }  # fmt: skip
+        mark = cluster.mark()
+        cluster.create(uploaded)
+        wait_for(lambda: "projected" in isvc_spec(cluster, "tts")["volumes"][0], what="router voice mounted")
+        settle(cluster)
+        assert written(cluster, mark) == [("PATCH", "inferenceservices", "demo-tts")]
+        assert isvc_spec(cluster, "tts")["volumes"][0]["projected"]["sources"] == [
+            {"configMap": {"name": "demo-voice-zoe", "optional": True}}
+        ]
+        mark = cluster.mark()
+        cluster.patch("ConfigMap", "demo-voice-zoe", {"binaryData": {"zoe.wav": wav_base64(0.2)}})
+        time.sleep(1.5)
+        assert written(cluster, mark) == [], "a sample's new content reaches the pod through the volume"
+        cluster.delete("ConfigMap", "demo-voice-zoe")
+        wait_for(lambda: "emptyDir" in isvc_spec(cluster, "tts")["volumes"][0], what="router voice unmounted")
+
+
+def test_drift_is_undone(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        settle(cluster)
+        old_uid = cluster.get("Deployment", "demo-router")["metadata"]["uid"]  # type: ignore[index]
+        cluster.delete("Deployment", "demo-router")
+        uid = lambda: (cluster.get("Deployment", "demo-router") or {}).get("metadata", {}).get("uid")  # noqa: E731
+        wait_for(lambda: uid() not in (None, old_uid), what="Deployment recreated")
+        cluster.patch("Service", "demo-router", {"spec": {"type": "NodePort"}})
+        wait_for(
+            lambda: cluster.get("Service", "demo-router")["spec"]["type"] == "ClusterIP", what="edit undone"
+        )  # type: ignore[index]
+        cluster.delete("InferenceService", "demo-asr")
+        wait_for(lambda: cluster.get("InferenceService", "demo-asr"), what="ISVC recreated")
+        settle(cluster)
+        assert existing(cluster) == CHILDREN
+        assert len(cluster.list("Deployment")) == 1
+
+
+def make_ready(cluster: Cluster) -> None:
+    ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
+    for engine in ("asr", "tts"):
+        url = f"http://demo-{engine}-predictor.default.svc.cluster.local"
+        cluster.patch(
+            "InferenceService", f"demo-{engine}", {"status": {"url": url, "conditions": [ready]}}, status=True
+        )
+    generation = cluster.get("Deployment", "demo-router")["metadata"]["generation"]  # type: ignore[index]
+    available = {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+    cluster.patch(
+        "Deployment",
+        "demo-router",
+        {"status": {"observedGeneration": generation, "availableReplicas": 1, "conditions": [available]}},
+        status=True,
+    )
+
+
+def test_children_ready_make_the_stack_ready(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        wait_for(lambda: condition(cluster, "Ready").get("status") == "False", what="not ready yet")
+        settle(cluster)
+        asr_first = condition(cluster, "AsrReady")
+        make_ready(cluster)
+        wait_for(lambda: condition(cluster, "Ready").get("status") == "True", what="Ready")
+        settle(cluster)
+        for kind in ("Ready", "AsrReady", "TtsReady", "RouterReady"):
+            found = condition(cluster, kind)
+            assert found["status"] == "True", found
+            assert found["reason"] and found["message"] and found["lastTransitionTime"], found
+            assert found["observedGeneration"] == 1
+        assert condition(cluster, "AsrReady")["lastTransitionTime"] >= asr_first["lastTransitionTime"]
+        events = [(e["type"], e["reason"]) for e in cluster.events()]
+        assert ("Normal", "Ready") in events, events
+        assert ("Normal", "InferenceServiceReady") in events, events
+
+        before = condition(cluster, "RouterReady")
+        cluster.patch("InferenceService", "demo-tts", {"status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "RevisionMissing", "message": "pod crash-looping"}
+        ]}}, status=True)  # fmt: skip
+        wait_for(
+            lambda: condition(cluster, "TtsReady").get("reason") == "RevisionMissing", what="TTS not ready"
+        )
+        assert condition(cluster, "Ready")["status"] == "False"
+        assert "crash-looping" in condition(cluster, "Ready")["message"]
+        assert condition(cluster, "RouterReady") == before, "an unchanged condition keeps its transition time"
+        wait_for(
+            lambda: ("Warning", "RevisionMissing") in [(e["type"], e["reason"]) for e in cluster.events()]
+        )
+
+
+def test_invalid_spec_is_reported_without_a_crash_loop(cluster: Cluster, operator: Operator) -> None:
+    with operator() as runner:
+        cluster.create(stack(spec={"router": {"ingress": {"enabled": True}}}))  # CEL would refuse it
+        wait_for(lambda: condition(cluster, "Ready").get("reason") == "InvalidSpec", what="InvalidSpec")
+        assert "ingress.host" in condition(cluster, "Ready")["message"]
+        wait_for(
+            lambda: any(e["reason"] == "InvalidSpec" and e["type"] == "Warning" for e in cluster.events())
+        )
+        mark = cluster.mark()
+        time.sleep(2.5)
+        assert cluster.writes(mark) == [], "no retry storm"
+        assert existing(cluster) == set(), "nothing built from an invalid spec"
+        cluster.patch("VoiceStack", "demo", {"spec": {"router": {"ingress": {"host": "voice.example.com"}}}})
+        wait_for(lambda: cluster.get("Ingress", "demo-router"), what="fixed spec reconciled")
+        wait_for(lambda: condition(cluster, "Ready").get("reason") != "InvalidSpec", what="condition cleared")
+    assert "Traceback" not in runner.output.split("InvalidSpec")[0]
+
+
+def test_restart_makes_no_duplicates_and_no_writes(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        cluster.create(stack(spec=VOICE_SPEC))
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        settle(cluster)
+    counts = {kind: len(cluster.list(kind)) for kind, _ in CHILDREN}
+    mark = cluster.mark()
+    with operator():
+        wait_for(lambda: len(cluster.emulator.calls) > mark + 20, what="the new operator at work")
+        settle(cluster)
+    assert written(cluster, mark) == []
+    assert {kind: len(cluster.list(kind)) for kind, _ in CHILDREN} == counts
+
+
+@pytest.mark.parametrize("kserve_installed", [False])
+def test_without_kserve_a_condition_says_so(cluster: Cluster, operator: Operator) -> None:
+    with operator():
+        cluster.create(stack())
+        wait_for(
+            lambda: condition(cluster, "AsrReady").get("reason") == "KServeMissing", what="KServeMissing"
+        )
+        assert condition(cluster, "Ready")["reason"] == "KServeMissing"
+        assert "install KServe" in condition(cluster, "Ready")["message"]
+        wait_for(lambda: cluster.get("Deployment", "demo-router"), what="the router still deployed")
