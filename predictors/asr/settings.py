@@ -24,7 +24,7 @@ class EngineSettings:
     compute_type: str | None = None  # None: float16 on CUDA, int8 (faster-whisper) / float32 on CPU
     beam_size: int = 5
     vad: bool = False
-    batch_size: int = 8
+    batch_size: int = 0  # 0: 8 on CUDA, 1 (sequential) on CPU, where batching measured slower
     max_new_tokens: int | None = None
     cpu_threads: int = 0
     download_root: str | None = None
@@ -72,9 +72,10 @@ class EngineSettings:
         group.add_argument(
             "--batch_size",
             type=int,
-            default=env_int("ASR_BATCH_SIZE", 8),
+            default=env_int("ASR_BATCH_SIZE", 0),
             help="faster-whisper: audio longer than 30 s is transcribed by BatchedInferencePipeline "
-            "with this many windows per batch; 1 keeps the sequential loop [ASR_BATCH_SIZE].",
+            "with this many windows per batch; 1 keeps the sequential loop; 0 picks 8 on CUDA and 1 on "
+            "CPU (see docs/asr-predictor.md) [ASR_BATCH_SIZE].",
         )
         group.add_argument(
             "--max_new_tokens",
@@ -110,8 +111,8 @@ class EngineSettings:
             raise SystemExit(f"--device must be one of {', '.join(DEVICES)}, got {args.device!r}")
         if not 1 <= args.beam_size <= 10:
             raise SystemExit(f"--beam_size must be between 1 and 10, got {args.beam_size}")
-        if args.batch_size < 1:
-            raise SystemExit(f"--batch_size must be at least 1, got {args.batch_size}")
+        if args.batch_size < 0:
+            raise SystemExit(f"--batch_size must not be negative, got {args.batch_size}")
         if not 0 <= args.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
             raise SystemExit(
                 f"--max_new_tokens must be between 0 and {MAX_NEW_TOKENS_LIMIT} (the prompt takes the rest "

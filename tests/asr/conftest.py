@@ -124,8 +124,10 @@ def _server(*args: str, env: dict[str, str] | None = None) -> Iterator[AsrClient
 
 @pytest.fixture(scope="session")
 def fw_server(micro_ct2: Path) -> Iterator[AsrClient]:
-    """faster-whisper (the default engine), configured by flags."""
-    yield from _server("--model", str(micro_ct2), "--max_new_tokens", MAX_NEW_TOKENS, "--beam_size", "1")
+    """faster-whisper (the default engine), configured by flags; long audio goes through batching."""
+    yield from _server(
+        "--model", str(micro_ct2), "--max_new_tokens", MAX_NEW_TOKENS, "--beam_size", "1", "--batch_size", "4"
+    )
 
 
 @pytest.fixture(scope="session")

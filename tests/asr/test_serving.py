@@ -1,10 +1,13 @@
-"""Serving behaviour: concurrency with a responsive health check, lazy load, idle unload, failures."""
+"""Serving behaviour: concurrency with a responsive health check, lazy load, idle unload, a full queue,
+failures. Tests in this file run in order: the lazy server is checked before anything loads it."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +17,56 @@ from tests.asr.client import AsrClient
 from tests.asr.conftest import MAX_NEW_TOKENS
 from tests.asr.shapes import assert_transcription
 from tests.support.servers import ServerProcess, free_port, running
+
+
+@pytest.fixture(scope="module")
+def lazy_server(micro_ct2: Path) -> Iterator[AsrClient]:
+    """Loads on the first request, unloads after 1 s idle, runs one inference and lets none wait."""
+    port = free_port()
+    server = ServerProcess.voicestack(
+        "asr", "--http_port", str(port), "--enable_grpc", "false", "--model", str(micro_ct2),
+        "--max_new_tokens", MAX_NEW_TOKENS, "--no-load_at_start", "--idle_unload_seconds", "1",
+        "--max_concurrency", "1", "--max_queue", "0",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    with running(server, f"{base}/v2/health/live"):
+        yield AsrClient(base, server)
+
+
+def test_lazy_load_and_idle_unload(lazy_server: AsrClient, jfk_flac: Path) -> None:
+    client = lazy_server
+    assert client.ready().status_code == 503  # not loaded yet
+    assert client.metric("voicestack_model_loaded", model_name="whisper") == 0.0
+    response = client.raw(jfk_flac, language="en", temperature=0)  # loads on demand
+    assert response.status_code == 200, response.text
+    assert client.ready().status_code == 200
+    assert client.metric("voicestack_model_loaded", model_name="whisper") == 1.0
+    deadline = time.monotonic() + 10
+    while client.metric("voicestack_model_loaded", model_name="whisper") != 0.0:
+        assert time.monotonic() < deadline, "the idle model was not unloaded"
+        time.sleep(0.2)
+    assert client.ready().status_code == 200  # unloaded for idleness, reloads on demand
+    assert client.raw(jfk_flac, language="en", temperature=0).status_code == 200
+    assert client.metric("voicestack_asr_audio_seconds_total", task="transcribe") == pytest.approx(22.0)
+    assert client.metric("voicestack_asr_real_time_factor_count", task="transcribe") == 2.0
+
+
+def test_a_full_queue_answers_503_with_retry_after(lazy_server: AsrClient, long_flac: Path) -> None:
+    client = lazy_server
+    data = long_flac.read_bytes()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        plain = [pool.submit(client.raw, data, language="en", temperature=0) for _ in range(2)]
+        streamed = [
+            pool.submit(client.raw, data, language="en", temperature=0, stream=True) for _ in range(2)
+        ]
+        responses = [future.result() for future in plain + streamed]
+    statuses = sorted(response.status_code for response in responses)
+    assert 200 in statuses and 503 in statuses, statuses
+    for response in responses:
+        if response.status_code == 503:
+            assert response.headers["retry-after"].isdigit()
+            assert response.json()["error"].startswith("server busy")
+    assert client.raw(data, language="en", temperature=0).status_code == 200
 
 
 def test_four_long_requests_while_health_stays_quick(fw_server: AsrClient, long_flac: Path) -> None:
@@ -33,32 +86,10 @@ def test_four_long_requests_while_health_stays_quick(fw_server: AsrClient, long_
         assert response.status_code == 200, response.text
         assert_transcription(response.json(), "transcribe", 234.546)
     assert latencies, "the requests finished before the health check could be probed"
-    assert max(latencies) < 0.5, latencies
-
-
-def test_lazy_load_and_idle_unload(micro_ct2: Path, jfk_flac: Path) -> None:
-    port = free_port()
-    server = ServerProcess.voicestack(
-        "asr", "--http_port", str(port), "--enable_grpc", "false", "--model", str(micro_ct2),
-        "--max_new_tokens", MAX_NEW_TOKENS, "--no-load_at_start", "--idle_unload_seconds", "1",
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    with running(server, f"{base}/v2/health/live"):
-        client = AsrClient(base, server)
-        assert client.ready().status_code == 503  # not loaded yet
-        assert client.metric("voicestack_model_loaded", model_name="whisper") == 0.0
-        response = client.raw(jfk_flac, language="en", temperature=0)  # loads on demand
-        assert response.status_code == 200, response.text
-        assert client.ready().status_code == 200
-        assert client.metric("voicestack_model_loaded", model_name="whisper") == 1.0
-        deadline = time.monotonic() + 10
-        while client.metric("voicestack_model_loaded", model_name="whisper") != 0.0:
-            assert time.monotonic() < deadline, "the idle model was not unloaded"
-            time.sleep(0.2)
-        assert client.ready().status_code == 200  # unloaded for idleness, reloads on demand
-        assert client.raw(jfk_flac, language="en", temperature=0).status_code == 200
-        assert client.metric("voicestack_asr_audio_seconds_total", task="transcribe") == pytest.approx(22.0)
-        assert client.metric("voicestack_asr_real_time_factor_count", task="transcribe") == 2.0
+    # Kubernetes' default probe timeout is 1 s. The engine keeps both cores busy meanwhile, so allow for
+    # scheduling delays, but no probe may come near that timeout.
+    assert max(latencies) < 1.0, latencies
+    assert sorted(latencies)[len(latencies) // 2] < 0.5, latencies
 
 
 def test_engine_failure_is_a_500_and_the_server_lives_on(tmp_path: Path, jfk_flac: Path) -> None:
@@ -90,39 +121,13 @@ def test_engine_failure_is_a_500_and_the_server_lives_on(tmp_path: Path, jfk_fla
 
 
 def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> None:
-    import subprocess
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def start(*args: str) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "predictors.asr", "--enable_grpc", "false", *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    assert "--beam_size must be between 1 and 10" in run("--beam_size", "0").stderr
-    missing = run("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
-    assert missing.returncode == 1
-    assert "model directory not found" in missing.stderr
-
-
-def test_a_full_queue_answers_503_with_retry_after(micro_ct2: Path, long_flac: Path) -> None:
-    port = free_port()
-    server = ServerProcess.voicestack(
-        "asr", "--http_port", str(port), "--enable_grpc", "false", "--model", str(micro_ct2),
-        "--max_new_tokens", MAX_NEW_TOKENS, "--max_concurrency", "1", "--max_queue", "0",
-        "--no-load_at_start",
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    with running(server, f"{base}/v2/health/live"):
-        client = AsrClient(base, server)
-        data = long_flac.read_bytes()
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            plain = [pool.submit(client.raw, data, language="en", temperature=0) for _ in range(2)]
-            streamed = [
-                pool.submit(client.raw, data, language="en", temperature=0, stream=True) for _ in range(2)
-            ]
-            responses = [future.result() for future in plain + streamed]
-        statuses = sorted(response.status_code for response in responses)
-        assert 200 in statuses and 503 in statuses, statuses
-        for response in responses:
-            if response.status_code == 503:
-                assert response.headers["retry-after"].isdigit()
-                assert response.json()["error"].startswith("server busy")
-        assert client.raw(data, language="en", temperature=0).status_code == 200
+    bad_flag = start("--beam_size", "0")
+    missing = start("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
+    _, bad_flag_err = bad_flag.communicate(timeout=120)
+    _, missing_err = missing.communicate(timeout=120)
+    assert bad_flag.returncode != 0 and "--beam_size must be between 1 and 10" in bad_flag_err
+    assert missing.returncode == 1 and "model directory not found" in missing_err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from predictors.asr.settings import EngineSettings
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW_SECONDS = 30.0
+# The automatic batch size: batching pays on a GPU; on CPU it measured slower (docs/asr-predictor.md).
+CUDA_BATCH_SIZE = 8
 
 
 def check_model_source(model: str) -> str:
@@ -52,13 +55,13 @@ class FasterWhisperEngine(AsrEngine):
             source,
             device=device,
             compute_type=compute_type,
-            cpu_threads=settings.cpu_threads,
+            cpu_threads=settings.cpu_threads or default_cpu_threads(parallel),
             num_workers=max(1, parallel),
             download_root=settings.download_root,
             local_files_only=settings.local_files_only,
         )
         self.batched = BatchedInferencePipeline(self.model)
-        self.batch_size = settings.batch_size
+        self.batch_size = settings.batch_size or (CUDA_BATCH_SIZE if device == "cuda" else 1)
         self.device = device
         self.compute_type = compute_type
 
@@ -112,6 +115,13 @@ class FasterWhisperEngine(AsrEngine):
 
     def close(self) -> None:
         self.model.model.unload_model()
+
+
+def default_cpu_threads(parallel: int) -> int:
+    """CTranslate2's own default is 4 threads per worker; never more than the cores this process may use
+    (oversubscribed OpenMP threads starve the event loop, and with it the health checks)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(4, cores // max(1, parallel)))
 
 
 def fixed_windows(duration: float) -> list[dict[str, float]]:
