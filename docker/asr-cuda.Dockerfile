@@ -21,7 +21,7 @@ COPY pyproject.toml README.md docker/requirements.py ./
 COPY requirements/constraints.txt requirements/torch.txt requirements/
 RUN /opt/venv/bin/pip install -r requirements/torch.txt
 RUN python3 requirements.py asr > /tmp/requirements.txt \
-    && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt
+    && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt -r requirements/torch.txt
 COPY voicestack voicestack
 COPY predictors predictors
 RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check \

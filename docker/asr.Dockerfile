@@ -23,7 +23,7 @@ COPY requirements/constraints.txt requirements/torch.txt requirements/
 RUN grep -E '^torch==' requirements/torch.txt > /tmp/torch.txt \
     && /opt/venv/bin/pip install --index-url "$TORCH_INDEX_URL" -r /tmp/torch.txt
 RUN python3 requirements.py asr > /tmp/requirements.txt \
-    && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt
+    && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt -r /tmp/torch.txt
 COPY voicestack voicestack
 COPY predictors predictors
 RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check \
