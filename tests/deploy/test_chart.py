@@ -156,6 +156,17 @@ def test_voicestack_valid_against_its_crd(chart: helm.Chart) -> None:
     assert errors(validator, bad)
 
 
+@pytest.mark.parametrize("example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_examples_install_through_the_chart_values(chart: helm.Chart, example: Path) -> None:
+    """Each example's spec works as voiceStack.spec: values schema, render, and the CRD agree."""
+    manifest = yaml.safe_load(example.read_text())
+    values = {"voiceStack": {"create": True, "name": manifest["metadata"]["name"], "spec": manifest["spec"]}}
+    chart.validate_schema(chart.merge_values(values))
+    stack = the(objects(render(chart, values)), "VoiceStack")
+    assert stack["spec"] == manifest["spec"]
+    assert not errors(crd_validator(CHART / "crds" / "voicestack.io_voicestacks.yaml"), stack)
+
+
 def test_prometheus_monitors_are_well_formed(chart: helm.Chart) -> None:
     # No Prometheus Operator CRD schema is available offline; check the fields the chart relies on.
     objs = objects(render(chart, values_all()))

@@ -10,7 +10,7 @@
 #   KEEP               1: keep the cluster (and the release) for a look around afterwards
 #   KIND_NODE_IMAGE    node image for `kind create cluster` (default: kind's own default)
 #   KSERVE_VERSION     KServe chart version (default v0.16.1); CERT_MANAGER_VERSION (default v1.16.3)
-#   VOICESTACK_EXAMPLE VoiceStack manifest to apply (default: a CPU example from examples/, else a tiny inline one)
+#   VOICESTACK_EXAMPLE VoiceStack manifest to apply (default: examples/cpu.yaml, else a tiny inline one)
 #   BUILD              0: do not build images, use IMAGE_PREFIX/IMAGE_TAG as they are (e.g. published ones)
 #   BASE_IMAGE         passed to scripts/build-images.sh (default here: python:3.11-slim-bookworm)
 #   READY_TIMEOUT      how long to wait for the VoiceStack to be Ready (default 30m: first start downloads models)
@@ -77,9 +77,7 @@ if [ "${BUILD:-1}" = "1" ]; then
 fi
 
 example="${VOICESTACK_EXAMPLE:-}"
-if [ -z "$example" ]; then
-  example="$(grep -l -E '^kind: VoiceStack' examples/*.yaml 2>/dev/null | grep -v -i -E 'gpu|cuda' | head -1 || true)"
-fi
+[ -n "$example" ] || [ ! -f examples/cpu.yaml ] || example=examples/cpu.yaml
 stack="e2e"
 [ -z "$example" ] || stack="$(sed -n '/^metadata:/,/^[a-z]/s/^  name: *//p' "$example" | head -1)"
 
