@@ -67,14 +67,21 @@ def test_router_queue_full_429_for_openai_and_bazarr_waits(one_slot_router: Runn
         assert second.result(timeout=120).status_code == 200
 
 
-def test_predictor_busy_503_for_openai_and_bazarr_waits(asr_router: Running, long_pcm: bytes,
-                                                        short_pcm: bytes) -> None:  # fmt: skip
+def _predictor_active(predictor: Running) -> float:
+    for line in httpx.get(f"{predictor.url}/metrics").text.splitlines():
+        if line.startswith("voicestack_active_inferences{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_predictor_busy_503_for_openai_and_bazarr_waits(
+    asr_router: Running, asr_predictor: Running, long_pcm: bytes, short_pcm: bytes
+) -> None:
     # The predictor runs one inference and queues none: while it works, it answers 503 itself.
     client = openai.OpenAI(base_url=f"{asr_router.url}/v1", api_key=API_KEY, max_retries=0)
     with ThreadPoolExecutor(2) as pool:
         first = pool.submit(_bazarr, asr_router.url, long_pcm)
-        _wait_for(lambda: _asr_state(asr_router)["active"] == 1)
-        time.sleep(0.3)  # the upload has reached the predictor
+        _wait_for(lambda: _predictor_active(asr_predictor) == 1)  # the predictor is working on it
         with pytest.raises(openai.InternalServerError) as busy:
             client.audio.transcriptions.create(model="whisper-1", file=("a.wav", short_pcm_wav(short_pcm)))
         assert busy.value.status_code == 503 and busy.value.response.headers["retry-after"]
