@@ -56,8 +56,26 @@ def install_routes(model: ManagedModel) -> None:
     app.add_exception_handler(Busy, busy_handler)
 
 
+def configure_logging(args: argparse.Namespace) -> None:
+    """KServe's log format for KServe and for our ``predictors.*`` loggers, before the model loads.
+
+    KServe configures only its own loggers, and only when ``ModelServer`` is built (after a load at
+    start); without this, the predictors' INFO lines (model loaded, requests) were dropped.
+    """
+    if not getattr(args, "configure_logging", True):
+        return
+    kserve.logging.configure_logging(getattr(args, "log_config_file", None))
+    ours = logging.getLogger("predictors")
+    if not ours.handlers:
+        for handler in kserve.logging.logger.handlers:
+            ours.addHandler(handler)
+        ours.setLevel(logging.INFO)
+        ours.propagate = not ours.handlers
+
+
 def serve(model: ManagedModel, args: argparse.Namespace) -> None:
     """Start KServe's model server for ``model`` (blocks until the server stops)."""
+    configure_logging(args)
     install_routes(model)
     if model.serving.load_at_start:
         model.load()
