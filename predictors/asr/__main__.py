@@ -6,9 +6,12 @@ import argparse
 import logging
 import sys
 
+from kserve import model_server
+
+from predictors.asr import stream_content_type
 from predictors.asr.settings import EngineSettings
 from predictors.common.options import ServingOptions
-from predictors.common.server import kserve_parser, serve
+from predictors.common.server import configure_logging, kserve_parser, serve
 
 log = logging.getLogger("predictors.asr")
 
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from predictors.asr.model import AsrModel  # heavy imports only once the flags are known to be good
 
+    configure_logging(args)
     model = AsrModel(args.model_name, serving, settings)
     if serving.load_at_start:
         try:
@@ -34,10 +38,6 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             print(f"voicestack asr: cannot load model {settings.model!r}: {exc}", file=sys.stderr)
             return 1
-    from kserve import model_server
-
-    from predictors.asr import stream_content_type
-
     stream_content_type.install(model_server.app)
     serve(model, args)
     return 0

@@ -61,6 +61,7 @@ class AsrModel(ManagedModel[AsrEngine]):
             raise
         if request.options.stream:
             return await self._stream(job)
+        started = time.perf_counter()
         try:
             result = await self.run(job.result)
         except Busy:
@@ -70,6 +71,12 @@ class AsrModel(ManagedModel[AsrEngine]):
             metrics.REQUESTS.labels(self.name, task, "error").inc()
             raise self._failure(request, exc) from exc
         metrics.REQUESTS.labels(self.name, task, "ok").inc()
+        log.info(
+            "request %s: %.1f s of audio done in %.2f s (queue included)",
+            request.request_id or "-",
+            audio.duration,
+            time.perf_counter() - started,
+        )
         return respond(request, result, self.name)
 
     async def _decode(self, request: AudioRequest) -> DecodedAudio:

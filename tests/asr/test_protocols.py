@@ -144,3 +144,15 @@ def test_resampled_8k_clip(fw_server: AsrClient) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["duration"] == pytest.approx(35.6, abs=0.055)
+
+
+def test_the_callers_request_id_is_logged(fw_server: AsrClient, short_wav: Path) -> None:
+    url = f"{fw_server.base}/v1/models/whisper:predict"
+    headers = {
+        "Content-Type": "audio/wav",
+        "X-Request-ID": "req-4711",
+        "X-VoiceStack-Options": '{"language": "en"}',
+    }
+    assert httpx.post(url, content=short_wav.read_bytes(), headers=headers, timeout=60).status_code == 200
+    assert fw_server.server is not None
+    assert "request req-4711" in fw_server.server.log()
