@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -20,6 +21,7 @@ from tests.tts.conftest import _server
 def vits() -> Iterator[TtsClient]:
     model = asset("models-random/coqui-vits-micro-random")
     args = ["--model", str(model), "--model_name", "vits", "--no-load_at_start", "--device", "cpu"]
+    args += ["--idle_unload_seconds", "2"]
     for client in _server(args):
         client.model = "vits"
         yield client
@@ -49,6 +51,19 @@ def test_vits_speed_and_v1(vits: TtsClient) -> None:
 def test_vits_rejects_other_languages(vits: TtsClient) -> None:
     result = vits.stream({"text": "Hallo Welt.", "language": "de"})
     assert result.status == 400 and "supported: en" in result.json()["error"]
+
+
+def test_vits_idle_unload_and_reload(vits: TtsClient) -> None:
+    assert vits.stream({"text": "Load me."}).status == 200
+    deadline = time.monotonic() + 20
+    loaded = 'voicestack_model_loaded{model_name="vits"}'
+    while time.monotonic() < deadline and f"{loaded} 0.0" not in httpx.get(vits.url("/metrics")).text:
+        time.sleep(0.5)
+    assert f"{loaded} 0.0" in httpx.get(vits.url("/metrics")).text
+    assert httpx.get(vits.url("/v2/health/ready")).status_code == 200  # reloads on demand
+    assert vits.voices()["voices"][0]["name"] == "default"  # listing needs no reload
+    assert f"{loaded} 0.0" in httpx.get(vits.url("/metrics")).text
+    assert vits.stream({"text": "Reload me."}).status == 200
 
 
 def test_alias_parsing() -> None:
