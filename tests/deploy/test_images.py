@@ -157,6 +157,9 @@ def test_router_container_answers_health(images: dict[str, str]) -> None:
         deadline = time.monotonic() + 60
         status, body = 0, b""
         while time.monotonic() < deadline:
+            running = docker("inspect", "-f", "{{.State.Running}}", name, check=False).stdout.strip()
+            if running != "true":
+                break  # it exited: the logs below say why
             try:
                 status, body = get(f"http://127.0.0.1:{port}/healthz")
                 if status == 200:
