@@ -155,6 +155,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await client.aclose()
+            if app.state.voice_store is not None:
+                await app.state.voice_store.aclose()
 
     app = FastAPI(
         title="Voice Stack router",

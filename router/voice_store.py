@@ -6,8 +6,11 @@
   ``app.kubernetes.io/part-of: voice-stack``), mounted into the
   TTS predictor at ``/voices``.
 
-Listing voices is the TTS predictor's job (it knows built-in speakers too); the store only adds and deletes.
-The manifest building is pure (``voice_configmap``, ``configmap_name``) so it is tested without a cluster.
+Listing voices is the TTS predictor's job (it knows built-in speakers too); the store adds, deletes and lists
+what it holds, so the router can show an uploaded voice the predictor has not picked up yet (a ConfigMap
+mount refreshes within about a minute). The manifest building is pure (``voice_configmap``,
+``configmap_name``) so it is tested without a cluster; the store itself is tested against an API-server
+emulator (``tests/router/test_configmap_voice_store.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,12 +72,26 @@ def sample_extension(filename: str | None, content_type: str | None = None) -> s
     return by_type.get((content_type or "").split(";")[0].strip().lower(), ".wav")
 
 
+@dataclass(frozen=True)
+class StoredVoice:
+    """A voice the store holds: its name and the sample's file name (``<voice>.<ext>``)."""
+
+    name: str
+    filename: str
+
+
 class VoiceStore(Protocol):
     async def add(self, name: str, filename: str, data: bytes) -> None:
         """Store a voice sample (replacing a voice of the same name)."""
 
     async def delete(self, name: str) -> bool:
         """Remove a voice; False if the store did not have it."""
+
+    async def list(self) -> list[StoredVoice]:
+        """The voices the store holds, by name."""
+
+    async def aclose(self) -> None:
+        """Release connections (the router is stopping)."""
 
 
 class DirectoryVoiceStore:
@@ -107,6 +127,18 @@ class DirectoryVoiceStore:
                 path.unlink()
         return bool(found)
 
+    async def list(self) -> list[StoredVoice]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            StoredVoice(path.stem, path.name)
+            for path in self.directory.iterdir()
+            if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+        )
+
+    async def aclose(self) -> None:
+        return None
+
 
 def configmap_name(stack: str, voice: str) -> str:
     """``<stack>-voice-<voice>`` as a DNS-1123 name (lower case; a hash keeps distinct names distinct)."""
@@ -124,9 +156,21 @@ def voice_labels(stack: str, voice: str) -> dict[str, str]:
 def voice_selector(stack: str, voice: str | None = None) -> str:
     """A label selector for the stack's voice ConfigMaps (or one voice's)."""
     parts = [f"{STACK_LABEL}={stack}", f"{PART_OF_LABEL}={PART_OF}"]
-    if voice is not None:
-        parts.append(f"{VOICE_LABEL}={voice}")
+    parts.append(VOICE_LABEL if voice is None else f"{VOICE_LABEL}={voice}")
     return ",".join(parts)
+
+
+def api_error_message(exc: Exception) -> str:
+    """``<code> <reason>: <message>`` from a Kubernetes ``ApiException`` (its body is a ``Status``)."""
+    status = getattr(exc, "status", None)
+    reason = getattr(exc, "reason", None) or type(exc).__name__
+    message = ""
+    with contextlib.suppress(ValueError, TypeError, AttributeError):
+        body = json.loads(getattr(exc, "body", None) or "{}")
+        reason = body.get("reason") or reason  # Kubernetes' own reason (Invalid, Forbidden, …)
+        message = str(body.get("message") or "")
+    head = f"{status} {reason}" if status else str(reason)
+    return f"{head}: {message}" if message else head
 
 
 def voice_configmap(stack: str, namespace: str, voice: str, filename: str, data: bytes) -> dict[str, Any]:
@@ -153,55 +197,110 @@ def voice_configmap(stack: str, namespace: str, voice: str, filename: str, data:
 
 
 class ConfigMapVoiceStore:
-    """Voice ConfigMaps through the Kubernetes API (in-cluster credentials, or a kubeconfig)."""
+    """Voice ConfigMaps through the Kubernetes API (in-cluster credentials, or a kubeconfig).
+
+    Every API failure becomes a ``VoiceStoreError`` (502, or 503 when the API server cannot be reached)
+    whose message names the API's status and reason, never an unhandled exception.
+    """
 
     def __init__(self, namespace: str, stack: str) -> None:
         self.namespace = namespace
         self.stack = stack
         self._api: Any = None
+        self._api_client: Any = None
+        self._lock = asyncio.Lock()
 
     async def _core(self) -> Any:
-        if self._api is None:
-            from kubernetes_asyncio import client, config
+        async with self._lock:
+            if self._api is None:
+                from kubernetes_asyncio import client, config
 
-            try:
-                config.load_incluster_config()
-            except config.ConfigException:
-                await config.load_kube_config()
-            self._api = client.CoreV1Api(client.ApiClient())
+                try:
+                    config.load_incluster_config()
+                except config.ConfigException:
+                    try:
+                        await config.load_kube_config()
+                    except (config.ConfigException, OSError) as exc:
+                        raise VoiceStoreError(
+                            503, f"no Kubernetes credentials for the ConfigMap voice store: {exc}"
+                        ) from exc
+                self._api_client = client.ApiClient()
+                self._api = client.CoreV1Api(self._api_client)
         return self._api
+
+    @contextlib.asynccontextmanager
+    async def _calling(self, action: str) -> AsyncIterator[None]:
+        """Turn API and connection failures into ``VoiceStoreError``s that say what was refused."""
+        import aiohttp
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        try:
+            yield
+        except ApiException as exc:
+            raise VoiceStoreError(
+                502, f"Kubernetes API refused to {action}: {api_error_message(exc)}"
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise VoiceStoreError(
+                503, f"Kubernetes API unreachable ({action}): {type(exc).__name__}: {exc}"
+            ) from exc
 
     async def add(self, name: str, filename: str, data: bytes) -> None:
         from kubernetes_asyncio.client.exceptions import ApiException
 
         manifest = voice_configmap(self.stack, self.namespace, name, filename, data)
+        cm_name = manifest["metadata"]["name"]
         api = await self._core()
-        try:
-            await api.create_namespaced_config_map(self.namespace, manifest)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise VoiceStoreError(
-                    502, f"Kubernetes API refused the voice ConfigMap: {exc.reason}"
-                ) from exc
-            await api.replace_namespaced_config_map(manifest["metadata"]["name"], self.namespace, manifest)
+        async with self._calling(f"create the voice ConfigMap {self.namespace}/{cm_name}"):
+            try:
+                await api.create_namespaced_config_map(self.namespace, manifest)
+                return
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+        # It exists: replace it whole (a new sample may have another extension, so another binaryData key).
+        async with self._calling(f"replace the voice ConfigMap {self.namespace}/{cm_name}"):
+            await api.replace_namespaced_config_map(cm_name, self.namespace, manifest)
 
     async def delete(self, name: str) -> bool:
         from kubernetes_asyncio.client.exceptions import ApiException
 
         name = validate_voice_name(name)
         api = await self._core()
-        found = await api.list_namespaced_config_map(
-            self.namespace, label_selector=voice_selector(self.stack, name)
-        )
+        async with self._calling(f"list the voice ConfigMaps in {self.namespace}"):
+            found = await api.list_namespaced_config_map(
+                self.namespace, label_selector=voice_selector(self.stack, name)
+            )
         deleted = False
         for item in found.items:
-            try:
-                await api.delete_namespaced_config_map(item.metadata.name, self.namespace)
-                deleted = True
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise VoiceStoreError(502, f"Kubernetes API refused the deletion: {exc.reason}") from exc
+            async with self._calling(f"delete the voice ConfigMap {self.namespace}/{item.metadata.name}"):
+                try:
+                    await api.delete_namespaced_config_map(item.metadata.name, self.namespace)
+                    deleted = True
+                except ApiException as exc:
+                    if exc.status != 404:  # gone meanwhile: that is what was asked
+                        raise
         return deleted
+
+    async def list(self) -> list[StoredVoice]:
+        api = await self._core()
+        async with self._calling(f"list the voice ConfigMaps in {self.namespace}"):
+            found = await api.list_namespaced_config_map(
+                self.namespace, label_selector=voice_selector(self.stack)
+            )
+        voices = []
+        for item in found.items:
+            voice = (item.metadata.labels or {}).get(VOICE_LABEL)
+            keys = sorted({**(item.binary_data or {}), **(item.data or {})})
+            if voice:
+                voices.append(StoredVoice(voice, keys[0] if keys else ""))
+        return sorted(voices)
+
+    async def aclose(self) -> None:
+        if self._api_client is not None:
+            with contextlib.suppress(Exception):
+                await self._api_client.close()
+            self._api_client = self._api = None
 
 
 def build_voice_store(kind: str, *, voices_dir: Path | None, namespace: str, stack: str) -> VoiceStore | None:

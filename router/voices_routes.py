@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import time
 from typing import Any
 
@@ -13,7 +14,9 @@ from router.auth import check_api_key
 from router.errors import ApiError
 from router.multipart_stream import read_multipart
 from router.timeouts import probe_timeout
-from router.voice_store import VoiceStore, VoiceStoreError, validate_voice_name
+from router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI voices"], dependencies=[Depends(check_api_key)])
 
@@ -63,13 +66,33 @@ def _store(request: Request) -> VoiceStore:
     return store
 
 
+async def _stored_voices(request: Request) -> list[StoredVoice]:
+    """The store's voices; none (a warning logged) when it cannot be read: the predictor's list stands."""
+    store: VoiceStore | None = request.app.state.voice_store
+    if store is None:
+        return []
+    try:
+        return await store.list()
+    except VoiceStoreError as exc:
+        log.warning("voice store not listed: %s", exc.message)
+        return []
+
+
 @router.get("/voices", summary="List voices")
 async def list_voices(request: Request) -> dict[str, Any]:
-    """The predictor's voices (files, folders, built-in speakers), OpenAI-style, plus its aliases."""
+    """The predictor's voices (files, folders, built-in speakers), OpenAI-style, plus its aliases. Voices
+    uploaded to the voice store that the predictor has not loaded yet (a ConfigMap mount refreshes within
+    about a minute) are listed too, with `"source": "store"` and `"pending": true`."""
     voices = await predictor_voices(request)
     data = [
         _voice_object(str(voice["name"]), extra={key: value for key, value in voice.items() if key != "name"})
         for voice in voices.get("voices", [])
+    ]
+    known = {voice["name"] for voice in data}
+    data += [
+        _voice_object(stored.name, extra={"source": "store", "pending": True, "filename": stored.filename})
+        for stored in await _stored_voices(request)
+        if stored.name not in known
     ]
     return {
         "object": "list",
