@@ -114,8 +114,10 @@ def _health_body(app: FastAPI) -> tuple[dict[str, Any], bool]:
     pools: list[BackendPool] = [app.state.asr, app.state.tts]
     configured = [pool for pool in pools if pool.configured]
     ok = bool(configured) and all(pool.live_replicas() > 0 for pool in configured)
+    degraded = any(pool.status() != "ok" for pool in configured)
     body = {
-        "status": "ok" if ok else "unavailable",
+        # "degraded": still serving (200), but some replica is down or not ready (see its "error").
+        "status": ("degraded" if degraded else "ok") if ok else "unavailable",
         "version": __version__,
         "backends": {pool.name: pool.describe() for pool in configured},
     }

@@ -337,8 +337,18 @@ class BackendPool:
                 await self.check()
             await asyncio.sleep(interval)
 
+    def status(self) -> str:
+        """``ok`` (every replica ready), ``degraded`` (some reachable, not all ready) or ``unavailable``."""
+        if self.live_replicas() == 0:
+            return "unavailable"
+        return "ok" if self.ready_replicas() == len(self.replicas) else "degraded"
+
     def describe(self) -> dict[str, Any]:
         return {
+            "status": self.status(),
+            "ready_replicas": self.ready_replicas(),
+            "live_replicas": self.live_replicas(),
+            "total_replicas": len(self.replicas),
             "replicas": [
                 {
                     "url": replica.url,
