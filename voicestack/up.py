@@ -150,7 +150,7 @@ def plan(args: argparse.Namespace) -> list[Child]:
     router_env: dict[str, str] = {}
     if not args.no_asr:
         port = args.asr_port or _free_port(loopback)
-        asr = [*python, "asr", "--http_port", str(port), "--enable_grpc", "false"]
+        asr = [*python, "asr", "--http_host", loopback, "--http_port", str(port), "--enable_grpc", "false"]
         if args.asr_model:
             asr += ["--model", args.asr_model]
         children.append(Child("asr", [*asr, *args.asr_arg], f"http://{loopback}:{port}/v2/health/ready"))
@@ -162,6 +162,8 @@ def plan(args: argparse.Namespace) -> list[Child]:
         tts = [
             *python,
             "tts",
+            "--http_host",
+            loopback,
             "--http_port",
             str(port),
             "--enable_grpc",

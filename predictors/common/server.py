@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+from typing import Any
 
 import kserve
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from kserve import model_server
+from kserve.protocol.rest import server as rest_server
 
 from predictors.common.gate import Busy
 from predictors.common.managed_model import ManagedModel
@@ -23,11 +26,36 @@ log = logging.getLogger(__name__)
 
 def kserve_parser(description: str) -> argparse.ArgumentParser:
     """An argument parser that extends KServe's own (``--model_name``, ``--http_port``, …)."""
-    return argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         description=description,
         parents=[model_server.parser],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--http_host",
+        default=os.environ.get("PREDICTOR_HTTP_HOST", "0.0.0.0"),
+        help="Address the HTTP server binds [PREDICTOR_HTTP_HOST]; 127.0.0.1 keeps it off the network.",
+    )
+    return parser
+
+
+def bind_rest_server(host: str) -> None:
+    """Make KServe's REST server listen on ``host``.
+
+    KServe 0.21 hard-codes ``0.0.0.0`` in ``RESTServer``'s uvicorn config and offers no option; in a pod
+    that is right, but locally (``voicestack up``) the predictors must not be reachable from the network.
+    The config is only read when the server starts, so setting it right after construction is enough.
+    """
+    original = rest_server.RESTServer.__init__
+    if getattr(original, "_voicestack_host", None) == host:
+        return
+
+    def init_with_host(self: rest_server.RESTServer, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.config.host = host
+
+    init_with_host._voicestack_host = host  # type: ignore[attr-defined]
+    rest_server.RESTServer.__init__ = init_with_host  # type: ignore[method-assign]
 
 
 def install_routes(model: ManagedModel) -> None:
@@ -76,6 +104,8 @@ def configure_logging(args: argparse.Namespace) -> None:
 def serve(model: ManagedModel, args: argparse.Namespace) -> None:
     """Start KServe's model server for ``model`` (blocks until the server stops)."""
     configure_logging(args)
+    if args.http_host != "0.0.0.0":
+        bind_rest_server(args.http_host)
     install_routes(model)
     if model.serving.load_at_start:
         model.load()

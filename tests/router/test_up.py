@@ -34,6 +34,13 @@ def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert len(children) >= 3
         ids = {model["id"] for model in httpx.get(f"http://127.0.0.1:{port}/v1/models").json()["data"]}
         assert {"whisper-1", "tts-1"} <= ids
+        listening = {
+            conn.laddr.ip
+            for child in children
+            for conn in child.connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN
+        }
+        assert listening == {"127.0.0.1"}, f"something listens beyond loopback: {listening}"
         deadline = time.monotonic() + 10
         while f"Voice Stack is up: http://127.0.0.1:{port}" not in up.log():
             assert time.monotonic() < deadline, up.log()[-2000:]
