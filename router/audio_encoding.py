@@ -4,18 +4,35 @@ Formats (OpenAI ``response_format``): ``mp3`` (MPEG audio), ``aac`` (ADTS), ``op
 ``flac``, ``wav`` (a header with "unknown length" sizes, then PCM, so it can be streamed) and ``pcm`` (raw
 s16le mono at 24 kHz, like OpenAI). Everything is resampled to the format's rate (24 kHz, Opus 48 kHz) with
 PyAV's resampler, whatever the model's rate.
+
+Encoding is CPU work (resampling, MP3/AAC/Opus encoding): the router calls ``feed_async``/``finish_async``,
+which run it on a small thread pool so the event loop keeps serving other requests (``/healthz`` too)
+while a long speech is encoded. One encoder's calls are awaited one after the other, so its bytes come out
+in order; ``close`` waits for a call still running before it releases the container.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import struct
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import av
 import numpy as np
 
 OUTPUT_RATE = 24_000
+
+_T = TypeVar("_T")
+
+# PyAV's encoders mostly release the GIL; a few threads are enough for a router (one per core, 2..4).
+ENCODE_THREADS = ThreadPoolExecutor(
+    max_workers=max(2, min(4, os.cpu_count() or 2)), thread_name_prefix="speech-encode"
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ class StreamingEncoder:
         self._container: av.container.OutputContainer | None = None
         self._stream: av.audio.stream.AudioStream | None = None
         self.samples_out = 0
+        self._running: asyncio.Future[bytes] | None = None  # the off-loop call in progress
         if self.format.container is not None:
             options = {"page_duration": "100000"} if self.format.container == "ogg" else {}
             self._container = av.open(self._sink, "w", format=self.format.container, options=options)
@@ -128,6 +146,21 @@ class StreamingEncoder:
         out += self._encode_frames(self._resample(frame))
         return bytes(out)
 
+    async def _off_loop(self, function: Callable[..., bytes], *args: object) -> bytes:
+        if self._running is not None and not self._running.done():
+            raise RuntimeError("one encoder call at a time: await the previous one first")
+        self._running = asyncio.get_running_loop().run_in_executor(ENCODE_THREADS, function, *args)
+        # Shielded: a cancelled request must not mark the call done while its thread still encodes.
+        return await asyncio.shield(self._running)
+
+    async def feed_async(self, pcm: bytes, rate: int) -> bytes:
+        """``feed`` on the encoder thread pool (the event loop stays free)."""
+        return await self._off_loop(self.feed, pcm, rate)
+
+    async def finish_async(self) -> bytes:
+        """``finish`` on the encoder thread pool."""
+        return await self._off_loop(self.finish)
+
     def _encode_frames(self, frames: list[av.AudioFrame]) -> bytes:
         if self._stream is None:  # wav / pcm: the resampled s16 samples themselves
             chunks = [frame.to_ndarray().astype("<i2").tobytes() for frame in frames]
@@ -160,7 +193,19 @@ class StreamingEncoder:
         return bytes(out)
 
     def close(self) -> None:
-        """Release the encoder without flushing (the client went away)."""
+        """Release the encoder without flushing (the client went away). A call still running on the thread
+        pool (its awaiting request was cancelled) finishes first: the container is closed after it."""
+        if self._running is not None and not self._running.done():
+            self._running.add_done_callback(self._close_after)
+            return
+        self._close_container()
+
+    def _close_after(self, call: asyncio.Future[bytes]) -> None:
+        if not call.cancelled():
+            call.exception()  # retrieved: nobody awaits it any more
+        self._close_container()
+
+    def _close_container(self) -> None:
         if self._container is not None:
             with contextlib.suppress(Exception):  # nothing to do about a half-written container
                 self._container.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -50,13 +50,15 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
 
 
-async def _audio_bytes(stream: SpeechStream, encoder: StreamingEncoder) -> AsyncIterator[bytes]:
+async def _audio_bytes(
+    stream: AsyncIterable[tuple[bytes, int]], encoder: StreamingEncoder
+) -> AsyncIterator[bytes]:
     try:
         async for pcm, rate in stream:
-            data = encoder.feed(pcm, rate)
+            data = await encoder.feed_async(pcm, rate)  # off the event loop, one chunk after the other
             if data:
                 yield data
-        tail = encoder.finish()
+        tail = await encoder.finish_async()
         if tail:
             yield tail
     except Exception:
@@ -64,15 +66,20 @@ async def _audio_bytes(stream: SpeechStream, encoder: StreamingEncoder) -> Async
         log.exception("speech stream failed")
         encoder.close()
         raise
+    except BaseException:  # cancelled (the client went away): release the encoder once its call is done
+        encoder.close()
+        raise
 
 
-async def _sse_events(stream: SpeechStream, encoder: StreamingEncoder, text: str) -> AsyncIterator[bytes]:
+async def _sse_events(
+    stream: AsyncIterable[tuple[bytes, int]], encoder: StreamingEncoder, text: str
+) -> AsyncIterator[bytes]:
     try:
         async for pcm, rate in stream:
-            data = encoder.feed(pcm, rate)
+            data = await encoder.feed_async(pcm, rate)
             if data:
                 yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(data).decode("ascii")})
-        tail = encoder.finish()
+        tail = await encoder.finish_async()
         if tail:
             yield _sse({"type": "speech.audio.delta", "audio": base64.b64encode(tail).decode("ascii")})
         tokens = max(1, len(text) // 4)
@@ -96,6 +103,9 @@ async def _sse_events(stream: SpeechStream, encoder: StreamingEncoder, text: str
                 },
             }
         )
+    except BaseException:
+        encoder.close()
+        raise
 
 
 @router.post(
