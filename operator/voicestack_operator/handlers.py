@@ -8,6 +8,7 @@ from typing import Any
 import kopf
 
 from voicestack_operator import crd, kube, settings
+from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels
 from voicestack_operator.reconcile import Reconcilers
 from voicestack_operator.spec import InvalidSpec
@@ -24,6 +25,10 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 
 @kopf.on.startup()
 async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+    try:
+        Images.from_env()  # a bad VOICESTACK_*_IMAGE_PULL_POLICY stops the operator now, not every reconcile
+    except ValueError as exc:
+        raise kopf.PermanentError(str(exc)) from exc
     settings.persistence.finalizer = "voicestack.io/finalizer"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="voicestack.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(

@@ -115,13 +115,17 @@ def scheduling(section: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def predictor_image(engine: str, section: dict[str, Any], images: Images) -> str:
-    if section.get("image"):
-        return section["image"]
+def predictor_image(engine: str, section: dict[str, Any], images: Images) -> tuple[str, str]:
+    """(image, imagePullPolicy): the CUDA ASR image when a GPU is wanted; a spec image keeps the policy."""
     if engine == "asr":
         uses_gpu = section["resources"].get("gpu", 0) > 0 or section["device"] == "cuda"
-        return images.asr_cuda if uses_gpu else images.asr
-    return images.tts
+        if uses_gpu:
+            image, policy = images.asr_cuda, images.asr_cuda_pull_policy
+        else:
+            image, policy = images.asr, images.asr_pull_policy
+    else:
+        image, policy = images.tts, images.tts_pull_policy
+    return section.get("image") or image, policy
 
 
 def inference_service(
@@ -136,9 +140,11 @@ def inference_service(
     section = spec[engine]
     model_name = MODEL_NAMES[engine]
     generated_env = asr_env(section) if engine == "asr" else tts_env(section)
+    image, pull_policy = predictor_image(engine, section, images)
     container: dict[str, Any] = {
         "name": "kserve-container",
-        "image": predictor_image(engine, section, images),
+        "image": image,
+        "imagePullPolicy": pull_policy,
         "command": ["voicestack", engine],
         "args": [
             f"--model_name={model_name}",
@@ -159,6 +165,8 @@ def inference_service(
         **scheduling(section),
         "containers": [container],
     }
+    if images.pull_secrets:
+        predictor["imagePullSecrets"] = images.pull_secret_refs()
     if "scaleMetric" in section:
         predictor["scaleMetric"] = section["scaleMetric"]
     if "scaleTarget" in section:

@@ -85,6 +85,7 @@ def deployment(
     container: dict[str, Any] = {
         "name": COMPONENT,
         "image": router.get("image") or images.router,
+        "imagePullPolicy": images.router_pull_policy,
         "command": ["voicestack", "router"],
         "args": ["--host", "0.0.0.0", "--port", str(PORT)],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
@@ -108,6 +109,8 @@ def deployment(
         "containers": [container],
         "volumes": [{"name": "config", "configMap": {"name": labels.router_name(stack)}}],
     }
+    if images.pull_secrets:
+        pod_spec["imagePullSecrets"] = images.pull_secret_refs()
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
