@@ -324,6 +324,15 @@ def tts_schema() -> Schema:
                 maxLength=256,
                 default="tts_models/multilingual/multi-dataset/xtts_v2",
             ),
+            "acceptModelLicense": boolean(
+                "You accept the TTS model's licence. Coqui XTTS-v2 (the default model) is under the "
+                "Coqui Public Model License (CPML, https://coqui.ai/cpml): NON-COMMERCIAL use only unless "
+                "you hold a commercial licence from Coqui. true sets COQUI_TOS_AGREED=1 on the predictor so "
+                "it may download XTTS-v2; false (the default) leaves it unset and the predictor refuses the "
+                "download (it never accepts the licence itself). Set it only if you have read and agree to "
+                "the licence.",
+                default=False,
+            ),
             "autoLang": boolean("Detect the language of the text when the request says auto.", default=True),
             "voices": {
                 "type": "array",

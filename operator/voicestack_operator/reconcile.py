@@ -136,7 +136,9 @@ async def reconcile(api: kube.KubeApi, namespace: str, name: str, logger: Logger
     deployment = results.get(("Deployment", labels.router_name(name)))
     states = {
         "AsrReady": status.isvc_state("asr", spec["asr"]["enabled"], isvcs["asr"], kserve),
-        "TtsReady": status.isvc_state("tts", spec["tts"]["enabled"], isvcs["tts"], kserve),
+        "TtsReady": status.licence_hint(
+            spec["tts"], status.isvc_state("tts", spec["tts"]["enabled"], isvcs["tts"], kserve)
+        ),
         "RouterReady": status.deployment_state(deployment, spec["router"]["replicas"]),
     }
     url = router.router_url(name, namespace)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,33 @@ def isvc_state(engine: str, enabled: bool, isvc: dict[str, Any] | None, kserve_i
     reason = ready.get("reason") or "InferenceServiceNotReady"
     message = ready.get("message") or f"the {label} InferenceService is not ready"
     return State("False" if ready.get("status") == "False" else "Unknown", reason, message)
+
+
+XTTS_V2 = re.compile(r"xtts[-_]?v2", re.IGNORECASE)  # coqui's tts_models/.../xtts_v2, coqui/XTTS-v2
+LICENCE_ENV = "COQUI_TOS_AGREED"
+NO_HINT_REASONS = ("Disabled", "KServeMissing", "Creating", "Pending")  # KServe has not said "not ready"
+
+
+def is_xtts_v2(model: str) -> bool:
+    return bool(XTTS_V2.search(model))
+
+
+def licence_hint(tts: dict[str, Any], state: State) -> State:
+    """The TTS state, with a hint when an unready predictor wants XTTS-v2 and nobody accepted its licence.
+
+    Not a diagnosis (the operator cannot see the predictor's log): only the likely cause, added to KServe's
+    own reason and message. No hint once ``acceptModelLicense`` is true or ``env`` sets COQUI_TOS_AGREED.
+    """
+    if state.ready or state.reason in NO_HINT_REASONS or not is_xtts_v2(tts["model"]):
+        return state
+    if tts.get("acceptModelLicense") or any(e.get("name") == LICENCE_ENV for e in tts.get("env", [])):
+        return state
+    hint = (
+        f"{tts['model']} is XTTS-v2, under the Coqui Public Model License (non-commercial use only): the "
+        "predictor downloads it only once the licence is accepted, and spec.tts.acceptModelLicense is false; "
+        "set it to true if you agree to the licence"
+    )
+    return State(state.status, state.reason, f"{state.message} (hint: {hint})")
 
 
 def deployment_state(deployment: dict[str, Any] | None, replicas: int) -> State:

@@ -17,6 +17,7 @@ DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 MODEL_NAMES = {"asr": "whisper", "tts": "xtts"}
 PORT = 8080
 MODEL_MOUNT = "/mnt/models"
+COQUI_TOS_VARIABLE = "COQUI_TOS_AGREED"  # coqui-tts: the CPML was accepted
 
 
 def _flag(value: bool) -> str:
@@ -63,6 +64,10 @@ def tts_env(tts: dict[str, Any]) -> list[dict[str, str]]:
     ]
     if tts.get("voiceAliases"):
         env.append({"name": "TTS_VOICE_ALIASES", "value": voice_aliases(tts["voiceAliases"])})
+    if tts.get("acceptModelLicense"):
+        # The user accepted the Coqui Public Model License (non-commercial) in the spec: coqui-tts may then
+        # download XTTS-v2. Never set otherwise; the predictor does not accept it by itself.
+        env.append({"name": COQUI_TOS_VARIABLE, "value": "1"})
     return env + serving_env("TTS", tts)
 
 
