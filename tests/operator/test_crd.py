@@ -78,6 +78,10 @@ def test_defaults_enums_and_bounds_are_declared() -> None:
     assert (nodes[".asr.beamSize"]["minimum"], nodes[".asr.beamSize"]["maximum"]) == (1, 10)
     assert nodes[".tts.voices[].data"]["maxLength"] == 1024 * 1024
     assert nodes[".router.serviceType"]["default"] == "ClusterIP"
+    licence = nodes[".tts.acceptModelLicense"]
+    assert (licence["type"], licence["default"]) == ("boolean", False)
+    for words in ("Coqui Public Model License", "NON-COMMERCIAL", "COQUI_TOS_AGREED=1", "XTTS-v2"):
+        assert words in licence["description"], words
     assert sum("default" in node for _, node in walk(crd.spec_schema())) > 30
 
 
@@ -131,6 +135,7 @@ def test_operator_rejects_bad_inline_samples() -> None:
         ({"deploymentMode": "Serverless"}, "deploymentMode"),
         ({"tts": {"voices": [{"name": "bad name", "data": "UklGRg=="}]}}, "voices/0/name"),
         ({"router": {"serviceType": "ExternalName"}}, "serviceType"),
+        ({"tts": {"acceptModelLicense": "yes"}}, "acceptModelLicense"),
     ],
 )
 def test_schema_rejects(spec: dict[str, Any], fragment: str) -> None:
@@ -148,6 +153,7 @@ def test_defaults() -> None:
         0,
     )
     assert spec["tts"]["model"] == "tts_models/multilingual/multi-dataset/xtts_v2"
+    assert spec["tts"]["acceptModelLicense"] is False, "nobody accepts the CPML unless the spec says so"
     assert spec["router"]["limits"]["maxBazarrUploadMb"] == 2048
     assert normalize(full_spec())["asr"].get("model") is None  # storageUri instead
     assert normalize(knative_spec())["asr"]["minReplicas"] == 0
@@ -172,12 +178,24 @@ def test_example_is_valid(path: Path) -> None:
             assert not validate_core(obj, ("1.37.0",)), obj["metadata"]["name"]
 
 
+@pytest.mark.parametrize("name", ["gpu", "cpu"])
+def test_licence_accepting_examples_explain_it(name: str) -> None:
+    lines = (ROOT / "examples" / f"{name}.yaml").read_text().splitlines()
+    index = next(i for i, line in enumerate(lines) if "acceptModelLicense: true" in line)
+    comment = " ".join(
+        line.strip() for line in lines[max(index - 4, 0) : index] if line.strip().startswith("#")
+    )
+    assert "Coqui Public Model License" in comment and "non-commercial" in comment, comment
+
+
 def test_examples_say_what_they_are() -> None:
     gpu, cpu, bazarr = (
         normalize(load_example(ROOT / "examples" / f"{n}.yaml")["spec"]) for n in ("gpu", "cpu", "bazarr")
     )
     assert gpu["asr"]["resources"]["gpu"] == 1 and gpu["tts"]["resources"]["gpu"] == 1
     assert gpu["tts"]["voiceAliases"]["alloy"] == "anna"
+    for example in (gpu, cpu):  # XTTS-v2 examples say, with a comment, that applying them accepts the CPML
+        assert "xtts_v2" in example["tts"]["model"] and example["tts"]["acceptModelLicense"] is True
     assert cpu["asr"]["resources"]["gpu"] == 0 and cpu["tts"]["resources"]["gpu"] == 0
     assert cpu["asr"]["device"] == "cpu" and cpu["asr"]["computeType"] == "int8"
     assert bazarr["router"]["ingress"]["enabled"] and not bazarr["tts"]["enabled"]

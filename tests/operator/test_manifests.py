@@ -22,13 +22,29 @@ from tests.operator.specs import full_spec, knative_spec
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors, validate_core
 
-IMAGES = Images(asr="r/asr:1", asr_cuda="r/asr-cuda:1", tts="r/tts:1", router="r/router:1")
+PULL_SECRETS = ("ghcr-credentials", "mirror-credentials")
+IMAGES = Images(
+    asr="r/asr:1",
+    asr_cuda="r/asr-cuda:1",
+    tts="r/tts:1",
+    router="r/router:1",
+    asr_pull_policy="Always",
+    asr_cuda_pull_policy="IfNotPresent",
+    tts_pull_policy="Never",
+    router_pull_policy="Always",
+    pull_secrets=PULL_SECRETS,
+)
 NO_ISVCS: dict[str, dict[str, Any] | None] = {"asr": None, "tts": None}
-SPECS = {"default": {}, "full": full_spec(), "knative": knative_spec()}
+OVERRIDES = {
+    "asr": {"image": "mine/asr:dev", "device": "cuda"},
+    "tts": {"image": "mine/tts:dev", "acceptModelLicense": True},
+    "router": {"image": "mine/router:dev"},
+}
+SPECS = {"default": {}, "full": full_spec(), "knative": knative_spec(), "overrides": OVERRIDES}
 
 
-def build(spec: dict[str, Any], discovered: dict[str, str] | None = None) -> Desired:
-    return desired_children("demo", "default", normalize(spec), IMAGES, discovered or {}, NO_ISVCS)
+def build(spec: dict[str, Any], discovered: dict[str, str] | None = None, images: Images = IMAGES) -> Desired:
+    return desired_children("demo", "default", normalize(spec), images, discovered or {}, NO_ISVCS)
 
 
 def by_kind(desired: Desired, kind: str) -> list[dict[str, Any]]:
@@ -285,6 +301,111 @@ def test_router_yaml_loads_with_the_router_settings(
     assert loaded.tts_urls == expected_tts
     if label == "full":
         assert loaded.cors_origins == ["https://app.example.com"]
+
+
+def pod_specs(desired: Desired) -> dict[str, dict[str, Any]]:
+    """Every pod spec the operator creates (the predictors' and the router's), by component."""
+    found = {}
+    for obj in desired.objects:
+        if obj["kind"] == "InferenceService":
+            found[obj["metadata"]["labels"]["app.kubernetes.io/component"]] = obj["spec"]["predictor"]
+        elif obj["kind"] == "Deployment":
+            found["router"] = obj["spec"]["template"]["spec"]
+    return found
+
+
+CHART_ENV = {
+    "VOICESTACK_ASR_IMAGE": "reg.example.com/asr:2",
+    "VOICESTACK_ASR_IMAGE_PULL_POLICY": "Always",
+    "VOICESTACK_ASR_CUDA_IMAGE": "reg.example.com/asr-cuda:2",
+    "VOICESTACK_ASR_CUDA_IMAGE_PULL_POLICY": "IfNotPresent",
+    "VOICESTACK_TTS_IMAGE": "reg.example.com/tts:2",
+    "VOICESTACK_TTS_IMAGE_PULL_POLICY": "Never",
+    "VOICESTACK_ROUTER_IMAGE": "reg.example.com/router:2",
+    "VOICESTACK_ROUTER_IMAGE_PULL_POLICY": "Always",
+    "VOICESTACK_IMAGE_PULL_SECRETS": " ghcr-credentials, ,mirror-credentials,ghcr-credentials ",
+}
+
+
+def test_images_from_the_charts_environment() -> None:
+    images = Images.from_env(CHART_ENV)
+    assert (images.asr, images.asr_cuda, images.tts, images.router) == (
+        "reg.example.com/asr:2",
+        "reg.example.com/asr-cuda:2",
+        "reg.example.com/tts:2",
+        "reg.example.com/router:2",
+    )
+    assert (
+        images.asr_pull_policy,
+        images.asr_cuda_pull_policy,
+        images.tts_pull_policy,
+        images.router_pull_policy,
+    ) == ("Always", "IfNotPresent", "Never", "Always")
+    assert images.pull_secrets == PULL_SECRETS, "trimmed, blanks dropped, each name once, order kept"
+
+
+def test_images_defaults_without_environment() -> None:
+    images = Images.from_env({})
+    assert images.router.startswith("ghcr.io/voice-stack/router:")
+    assert {images.asr_pull_policy, images.asr_cuda_pull_policy, images.tts_pull_policy} == {"IfNotPresent"}
+    assert images.router_pull_policy == "IfNotPresent" and images.pull_secrets == ()
+    for spec in SPECS.values():
+        for component, pod in pod_specs(build(spec, images=images)).items():
+            assert "imagePullSecrets" not in pod, component
+            assert all(c["imagePullPolicy"] == "IfNotPresent" for c in pod["containers"]), component
+
+
+@pytest.mark.parametrize("value", ["always", "Sometimes", "IfNotPresent,Always"])
+def test_images_reject_a_bad_pull_policy(value: str) -> None:
+    with pytest.raises(ValueError, match="VOICESTACK_TTS_IMAGE_PULL_POLICY"):
+        Images.from_env({**CHART_ENV, "VOICESTACK_TTS_IMAGE_PULL_POLICY": value})
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        # (component → (image, pull policy)); full: GPU ASR (the CUDA image); overrides: spec images.
+        (
+            "default",
+            {"asr": ("r/asr:1", "Always"), "tts": ("r/tts:1", "Never"), "router": ("r/router:1", "Always")},
+        ),
+        (
+            "full",
+            {
+                "asr": ("r/asr-cuda:1", "IfNotPresent"),
+                "tts": ("r/tts:1", "Never"),
+                "router": ("r/router:1", "Always"),
+            },
+        ),
+        (
+            "overrides",
+            {
+                "asr": ("mine/asr:dev", "IfNotPresent"),
+                "tts": ("mine/tts:dev", "Never"),
+                "router": ("mine/router:dev", "Always"),
+            },
+        ),
+    ],
+)
+def test_every_pod_gets_the_pull_policy_and_secrets(label: str, expected: dict[str, tuple[str, str]]) -> None:
+    pods = pod_specs(build(SPECS[label]))
+    assert set(pods) == set(expected)
+    for component, pod in pods.items():
+        assert pod["imagePullSecrets"] == [{"name": name} for name in PULL_SECRETS], component
+        (container,) = pod["containers"]
+        assert (container["image"], container["imagePullPolicy"]) == expected[component], component
+
+
+def test_model_licence_is_accepted_only_when_the_spec_says_so() -> None:
+    def tts_env(spec: dict[str, Any]) -> dict[str, str]:
+        (container,) = one(build(spec), "InferenceService", "demo-tts")["spec"]["predictor"]["containers"]
+        return env_of(container)
+
+    assert "COQUI_TOS_AGREED" not in tts_env({})
+    assert "COQUI_TOS_AGREED" not in tts_env({"tts": {"acceptModelLicense": False}})
+    assert tts_env({"tts": {"acceptModelLicense": True}})["COQUI_TOS_AGREED"] == "1"
+    (asr,) = one(build(OVERRIDES), "InferenceService", "demo-asr")["spec"]["predictor"]["containers"]
+    assert "COQUI_TOS_AGREED" not in env_of(asr), "the ASR predictor downloads no Coqui model"
 
 
 def predictor_parser(engine: str) -> argparse.ArgumentParser:

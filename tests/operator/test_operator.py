@@ -236,6 +236,63 @@ def test_children_ready_make_the_stack_ready(cluster: Cluster, operator: Operato
         )
 
 
+def test_pull_settings_and_the_model_licence_reach_the_children(
+    cluster: Cluster, operator: Operator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICESTACK_TTS_IMAGE_PULL_POLICY", "Never")
+    monkeypatch.setenv("VOICESTACK_ROUTER_IMAGE_PULL_POLICY", "Always")
+    monkeypatch.setenv("VOICESTACK_IMAGE_PULL_SECRETS", "ghcr-credentials,mirror-credentials")
+    secrets = [{"name": "ghcr-credentials"}, {"name": "mirror-credentials"}]
+    with operator():
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children")
+        router_pod = cluster.get("Deployment", "demo-router")["spec"]["template"]["spec"]  # type: ignore[index]
+        pods = {"asr": isvc_spec(cluster, "asr"), "tts": isvc_spec(cluster, "tts"), "router": router_pod}
+        assert {name: pod["imagePullSecrets"] for name, pod in pods.items()} == dict.fromkeys(pods, secrets)
+        policies = {name: pod["containers"][0]["imagePullPolicy"] for name, pod in pods.items()}
+        assert policies == {"asr": "IfNotPresent", "tts": "Never", "router": "Always"}
+
+        tts_env = isvc_spec(cluster, "tts")["containers"][0]["env"]
+        assert "COQUI_TOS_AGREED" not in {e["name"] for e in tts_env}
+        cluster.patch("InferenceService", "demo-tts", {"status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "container exited"}
+        ]}}, status=True)  # fmt: skip
+        wait_for(
+            lambda: condition(cluster, "TtsReady").get("reason") == "RevisionFailed", what="TTS not ready"
+        )
+        message = condition(cluster, "TtsReady")["message"]
+        assert message.startswith("container exited (hint: ") and "acceptModelLicense" in message, message
+
+        cluster.patch("VoiceStack", "demo", {"spec": {"tts": {"acceptModelLicense": True}}})
+        wait_for(
+            lambda: (
+                {"name": "COQUI_TOS_AGREED", "value": "1"}
+                in isvc_spec(cluster, "tts")["containers"][0]["env"]
+            ),
+            what="licence accepted on the predictor",
+        )
+        wait_for(
+            lambda: (
+                "acceptModelLicense"
+                not in condition(cluster, "TtsReady").get("message", "x acceptModelLicense")
+            ),
+            what="hint gone",
+        )
+
+
+def test_a_bad_pull_policy_stops_the_operator_at_startup(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICESTACK_ASR_IMAGE_PULL_POLICY", "Sometimes")
+    args = ["run", "-m", "voicestack_operator", "--standalone", "--all-namespaces"]
+    with KopfRunner(args, timeout=30, reraise=False) as runner:
+        pass
+    assert runner.exit_code != 0
+    assert "VOICESTACK_ASR_IMAGE_PULL_POLICY='Sometimes' is not an image pull policy" in str(
+        (runner.exception and runner.exception.__cause__) or runner.output
+    )
+
+
 def test_invalid_spec_is_reported_without_a_crash_loop(cluster: Cluster, operator: Operator) -> None:
     with operator() as runner:
         cluster.create(stack(spec={"router": {"ingress": {"enabled": True}}}))  # CEL would refuse it
