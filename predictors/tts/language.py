@@ -16,7 +16,8 @@ _SCRIPTS: list[tuple[str, re.Pattern[str]]] = [
     ("hi", re.compile(r"[\u0900-\u097f]")),
 ]
 _LETTER = re.compile(r"[^\W\d_]")
-# Extra packages coqui-tts needs for some languages' text cleaners (not installed by default).
+# Packages coqui-tts needs for some languages' text cleaners (in our `tts` extra; checked in case an
+# image was built without them).
 LANGUAGE_PACKAGES = {"ja": "cutlet", "zh-cn": "pypinyin"}
 _langdetect_lock = threading.Lock()
 

@@ -42,9 +42,25 @@ def test_not_json(xtts: TtsClient) -> None:
     assert array.status == 400 and "JSON object" in array.json()["error"]
 
 
-def test_language_missing_its_package(xtts: TtsClient) -> None:
-    result = xtts.stream({"text": "こんにちは。", "voice": "lj", "language": "ja"})
-    assert result.status == 400 and "cutlet" in result.json()["error"]
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [("ja", "こんにちは。元気ですか。"), ("zh-cn", "你好。你好吗？"), ("ko", "안녕하세요. 잘 지내요?")],
+)
+def test_languages_with_their_own_text_front_ends(xtts: TtsClient, language: str, text: str) -> None:
+    """The ``tts`` extra brings coqui-tts's ja/zh/ko front-ends, so these speak instead of failing."""
+    result = xtts.stream({"text": text, "voice": "lj", "language": language})
+    assert result.status == 200, result.body[:300]
+    assert result.headers["x-language"] == language
+    assert result.duration > 0.1
+
+
+def test_language_missing_its_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image built without a language's front-end says which package to add."""
+    from predictors.tts import language
+
+    monkeypatch.setitem(language.LANGUAGE_PACKAGES, "ja", "no_such_front_end_package")
+    assert language.missing_package("ja") == "no_such_front_end_package"
+    assert language.missing_package("en") is None
 
 
 def test_unknown_model_name(xtts: TtsClient) -> None:
