@@ -71,6 +71,9 @@ class SpeechStream:
             "voice": self.request.voice,
             "language": self.request.language,
             "speed": self.request.speed,
+            # Only the first sentence needs audio early; the others are made while it plays, and whole
+            # generation costs less than incremental (docs/tts-predictor.md).
+            "stream": index == 0,
         }
         try:
             async with (

@@ -25,6 +25,8 @@ class SpeechRequest:
     voice: str | None = None
     language: str | None = None
     speed: float = 1.0
+    # /synthesize only: generate the first piece incrementally (early audio) or every piece whole.
+    stream: bool = True
 
 
 def _optional_str(value: Any, key: str) -> str | None:
@@ -63,7 +65,16 @@ def parse_speech(fields: Mapping[str, Any], where: str = "request") -> SpeechReq
         voice=_optional_str(fields.get("voice"), "voice"),
         language=_optional_str(fields.get("language"), "language"),
         speed=_speed(fields.get("speed")),
+        stream=_flag(fields.get("stream"), "stream"),
     )
+
+
+def _flag(value: Any, key: str) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise InvalidInput(f'"{key}" must be true or false')
+    return value
 
 
 def parse_v1(payload: Mapping[str, Any]) -> list[SpeechRequest]:

@@ -50,7 +50,8 @@ def install(model: TtsModel) -> None:
                 body = json.loads(await request.body())
             except ValueError as exc:
                 raise InvalidInput(f"the body must be JSON: {exc}") from exc
-            plan = await model.plan(parse_speech(body))
+            speech = parse_speech(body)
+            plan = await model.plan(speech)
         except InvalidInput as exc:
             metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
             return _error(400, str(exc))
@@ -65,7 +66,7 @@ def install(model: TtsModel) -> None:
             plan.language,
             plan.voice_name,
         )
-        pieces = model.audio(plan, streaming=True)
+        pieces = model.audio(plan, streaming=speech.stream)
         try:
             first = await anext(pieces)  # a full queue or a failed start is still a plain HTTP error
         except Busy:

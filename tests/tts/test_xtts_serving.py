@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.assets import asset
-from tests.tts.client import TtsClient
+from tests.tts.client import Streamed, TtsClient
 
 # Each sentence is long enough to be its own chunk (two together exceed 180 characters).
 THREE_SENTENCES = (
@@ -48,6 +48,24 @@ def test_three_sentences_stream_before_the_end(xtts: TtsClient) -> None:
     # The first audio comes well before the end: long before the third sentence is generated.
     assert arrivals[0] < result.total_seconds / 3, (arrivals[0], result.total_seconds)
     assert result.duration > 3 * 1.0
+
+
+def test_stream_false_generates_the_piece_whole(xtts: TtsClient) -> None:
+    """``"stream": false`` (what the router asks for after its first sentence) makes the audio in one go."""
+    text = "One sentence long enough for the model to make it in several streamed pieces."
+    streamed = xtts.stream({"text": text, "voice": "lj", "language": "en"})
+    whole = xtts.stream({"text": text, "voice": "lj", "language": "en", "stream": False})
+    assert streamed.status == whole.status == 200
+    assert 0.5 < whole.duration < 12.0
+
+    def spread(result: Streamed) -> float:
+        times = [t for t, size in result.arrivals if size]
+        return times[-1] - times[0]
+
+    # Streamed pieces come out over the generation; a whole piece arrives in one burst.
+    assert spread(whole) < 0.25 < spread(streamed), (whole.arrivals, streamed.arrivals)
+    bad = xtts.stream({"text": text, "voice": "lj", "stream": "no"})
+    assert bad.status == 400 and '"stream" must be true or false' in bad.json()["error"]
 
 
 def test_speed_changes_duration(xtts: TtsClient) -> None:

@@ -115,10 +115,13 @@ class XttsEngine(TtsEngine):
         gpt_latents, speaker_embedding = self._conditioning(voice)
         settings = self._settings(speed)
         with torch.inference_mode():
-            for chunk in chunks:
+            for index, chunk in enumerate(chunks):
                 if stop.is_set():
                     return
-                if streaming:
+                # inference_stream vocodes all latents so far at every step, so its work grows with the
+                # square of a chunk's length (2x the whole-chunk time measured on CPU, benchmarks/tts.py).
+                # Only the first chunk needs early audio; later ones are made while it plays.
+                if streaming and index == 0:
                     pieces = self.model.inference_stream(
                         chunk,
                         language,
