@@ -85,7 +85,8 @@ def bazarr_output(result: Mapping[str, Any], output: str) -> tuple[str, str]:
         return txt(segments), "text/plain"
     if output == "json":
         body = {"text": result.get("text", ""), "segments": segments, "language": result.get("language")}
-        return json.dumps(body, ensure_ascii=False), "application/json"
+        # The webservice writes ``json.dump(result, file)``: ASCII escapes and the default separators.
+        return json.dumps(body), "application/json"
     if output == "jsonl":
         return "".join(
             json.dumps(segment, ensure_ascii=False) + "\n" for segment in segments

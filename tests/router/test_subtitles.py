@@ -94,3 +94,13 @@ def test_openai_formats() -> None:
                                            "avg_logprob", "compression_ratio", "no_speech_prob"}  # fmt: skip
     plain, _ = openai_output(RESULT, "verbose_json", task="transcribe")
     assert isinstance(plain, dict) and "words" not in plain
+
+
+def test_bazarr_json_is_written_like_the_webservice() -> None:
+    # whisper-asr-webservice's WriteJSON is ``json.dump(result, file)``: non-ASCII text is \u-escaped.
+    result = {"text": " Grüße", "segments": [{"start": 0.0, "end": 1.0, "text": " Grüße"}], "language": "de"}
+    body, _ = bazarr_output(result, "json")
+    assert body == (
+        '{"text": " Gr\\u00fc\\u00dfe", "segments": [{"start": 0.0, "end": 1.0, "text": " Gr\\u00fc\\u00dfe"}], '
+        '"language": "de"}'
+    )
