@@ -101,6 +101,6 @@ def test_bazarr_json_is_written_like_the_webservice() -> None:
     result = {"text": " Grüße", "segments": [{"start": 0.0, "end": 1.0, "text": " Grüße"}], "language": "de"}
     body, _ = bazarr_output(result, "json")
     assert body == (
-        '{"text": " Gr\\u00fc\\u00dfe", "segments": [{"start": 0.0, "end": 1.0, "text": " Gr\\u00fc\\u00dfe"}], '
-        '"language": "de"}'
+        '{"text": " Gr\\u00fc\\u00dfe", "segments": [{"start": 0.0, "end": 1.0, '
+        '"text": " Gr\\u00fc\\u00dfe"}], "language": "de"}'
     )
