@@ -179,6 +179,14 @@ def plan(args: argparse.Namespace) -> list[Child]:
             ROUTER_VOICE_STORE="directory",
             ROUTER_VOICES_DIR=str(voices_dir),
         )
+    # The predictors read ASR_MODEL_NAME / TTS_MODEL_NAME (their KServe model name): the router must call
+    # the same name, unless it was told one itself.
+    for predictor_env, router_key in (
+        ("ASR_MODEL_NAME", "ROUTER_ASR_MODEL_NAME"),
+        ("TTS_MODEL_NAME", "ROUTER_TTS_MODEL_NAME"),
+    ):
+        if os.environ.get(predictor_env) and not os.environ.get(router_key):
+            router_env[router_key] = os.environ[predictor_env]
     router_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     router_args = [*python, "router", "--host", args.host, "--port", str(args.port)]
     children.append(Child("router", router_args, f"http://{router_host}:{args.port}/health", env=router_env))

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.router.conftest import ASR_MODEL, VITS_MODEL
 from tests.support.assets import PROJECT_ROOT, asset
 from tests.support.servers import ServerProcess, free_port
+from voicestack.up import build_parser, plan
 
 
 def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -62,3 +64,30 @@ def test_up_exits_non_zero_when_a_component_dies(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode != 0
     assert "asr exited" in result.stderr
+
+
+def test_up_takes_the_predictors_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ROUTER_ASR_MODEL_NAME", "ROUTER_TTS_MODEL_NAME", "VOICESTACK_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ASR_MODEL", "/models/asr")
+    monkeypatch.setenv("TTS_MODEL", "/models/tts")
+    monkeypatch.setenv("TTS_VOICE_DIR", str(tmp_path / "voices"))
+    monkeypatch.setenv("ASR_MODEL_NAME", "stt")
+    monkeypatch.setenv("TTS_MODEL_NAME", "speaker")
+    asr, tts, router = plan(build_parser().parse_args(["--port", "8123"]))
+    assert asr.args[asr.args.index("--model") + 1] == "/models/asr"
+    assert tts.args[tts.args.index("--model") + 1] == "/models/tts"
+    assert tts.args[tts.args.index("--voices_dir") + 1] == str(tmp_path / "voices")
+    assert router.env["ROUTER_VOICES_DIR"] == str(tmp_path / "voices")
+    assert router.args[router.args.index("--port") + 1] == "8123"
+    # the predictors serve under ASR_MODEL_NAME / TTS_MODEL_NAME: the router must call those names
+    assert router.env["ROUTER_ASR_MODEL_NAME"] == "stt"
+    assert router.env["ROUTER_TTS_MODEL_NAME"] == "speaker"
+    flags = plan(
+        build_parser().parse_args(
+            ["--asr-model", "a", "--tts-model", "t", "--voices-dir", str(tmp_path / "v")]
+        )
+    )
+    assert flags[0].args[flags[0].args.index("--model") + 1] == "a"
+    assert flags[1].args[flags[1].args.index("--model") + 1] == "t"
+    assert flags[2].env["ROUTER_VOICES_DIR"] == str(tmp_path / "v")
