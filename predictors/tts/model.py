@@ -267,22 +267,42 @@ class TtsModel(ManagedModel[TtsEngine]):
         return self._v2_response(payload, results)
 
     def _v2_response(self, payload: InferRequest, results: list[tuple[Plan, np.ndarray]]) -> InferResponse:
-        output = InferOutput(name="audio", shape=[len(results)], datatype="BYTES")
-        encoded = [base64.b64encode(to_pcm16(audio)).decode("ascii") for _, audio in results]
-        output.set_data_from_numpy(np.array(encoded, dtype=object), binary_data=False)
+        """``audio`` plus one ``duration``/``language``/``voice`` element per text (all shape ``[n]``).
+
+        The response ``parameters`` carry what every text shares (rate, format; language and voice when
+        they are the same for all; the duration when there is one text).
+        """
+        count = len(results)
+        audio = InferOutput(name="audio", shape=[count], datatype="BYTES")
+        encoded = [base64.b64encode(to_pcm16(pcm)).decode("ascii") for _, pcm in results]
+        audio.set_data_from_numpy(np.array(encoded, dtype=object), binary_data=False)
+        durations = [round(len(pcm) / plan.sample_rate, 3) for plan, pcm in results]
+        duration = InferOutput(name="duration", shape=[count], datatype="FP64")
+        duration.set_data_from_numpy(np.array(durations, dtype=np.float64), binary_data=False)
+        outputs = [audio, duration]
+        for name, values in (
+            ("language", [plan.language for plan, _ in results]),
+            ("voice", [plan.voice_name for plan, _ in results]),
+        ):
+            output = InferOutput(name=name, shape=[count], datatype="BYTES")
+            output.set_data_from_numpy(np.array(values, dtype=object), binary_data=False)
+            outputs.append(output)
         first = results[0][0]
-        parameters = {
+        parameters: dict[str, Any] = {
             "sample_rate": first.sample_rate,
             "channels": 1,
             "sample_format": "s16le",
-            "language": first.language,
-            "voice": first.voice_name,
-            "duration": round(len(results[0][1]) / first.sample_rate, 3),
         }
+        if len({plan.language for plan, _ in results}) == 1:
+            parameters["language"] = first.language
+        if len({plan.voice_name for plan, _ in results}) == 1:
+            parameters["voice"] = first.voice_name
+        if count == 1:
+            parameters["duration"] = durations[0]
         return InferResponse(
             response_id=payload.id or str(uuid.uuid4()),
             model_name=self.name,
-            infer_outputs=[output],
+            infer_outputs=outputs,
             parameters=parameters,
         )
 

@@ -96,13 +96,35 @@ def test_v2_shape(xtts: TtsClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model_name"] == "xtts"
-    (output,) = body["outputs"]
-    assert output["name"] == "audio" and output["datatype"] == "BYTES" and output["shape"] == [1]
+    outputs = {output["name"]: output for output in body["outputs"]}
+    assert set(outputs) == {"audio", "duration", "language", "voice"}
+    output = outputs["audio"]
+    assert output["datatype"] == "BYTES" and output["shape"] == [1]
     pcm = base64.b64decode(output["data"][0])
     assert len(pcm) > 0 and len(pcm) % 2 == 0
     assert body["parameters"]["sample_rate"] == 24000
     assert body["parameters"]["voice"] == "lj"
     assert body["parameters"]["language"] == "en"
+    assert body["parameters"]["duration"] == outputs["duration"]["data"][0]
+    assert abs(len(pcm) / 2 / 24000 - body["parameters"]["duration"]) < 0.01
+
+
+def test_v2_several_texts_each_get_their_metadata(xtts: TtsClient) -> None:
+    """Every text of a V2 request has its own duration and (detected) language, not the first's."""
+    texts = ["Hello there.", "Guten Morgen, wie geht es Ihnen heute? Das Wetter ist schön."]
+    response = xtts.v2(texts, {"voice": "lj", "language": "auto"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    outputs = {output["name"]: output for output in body["outputs"]}
+    assert all(output["shape"] == [2] for output in outputs.values()), outputs
+    assert outputs["language"]["data"] == ["en", "de"]
+    assert outputs["voice"]["data"] == ["lj", "lj"]
+    assert outputs["duration"]["datatype"] == "FP64"
+    for b64, duration in zip(outputs["audio"]["data"], outputs["duration"]["data"], strict=True):
+        assert abs(len(base64.b64decode(b64)) / 2 / 24000 - duration) < 0.01
+    # Only what all texts share is a response parameter.
+    assert body["parameters"]["sample_rate"] == 24000 and body["parameters"]["voice"] == "lj"
+    assert "language" not in body["parameters"] and "duration" not in body["parameters"]
 
 
 def test_voices_listing(xtts: TtsClient) -> None:
