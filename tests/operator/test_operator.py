@@ -184,6 +184,57 @@ def test_drift_is_undone(cluster: Cluster, operator: Operator) -> None:
         assert len(cluster.list("Deployment")) == 1
 
 
+# Every kind of child, each deleted and each edited by hand: (kind, name, a hand edit, the field it breaks).
+DRIFT_SPEC = {**VOICE_SPEC, "router": {"ingress": {"enabled": True, "host": "voice.example.com"}}}
+HAND_EDITS: list[tuple[str, str, dict[str, Any], Callable[[dict[str, Any]], Any]]] = [
+    ("ServiceAccount", "demo-router", {"metadata": {"labels": {"app.kubernetes.io/component": "mine"}}},
+     lambda o: o["metadata"]["labels"]["app.kubernetes.io/component"]),
+    ("Role", "demo-router", {"rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+     lambda o: o["rules"]),
+    ("RoleBinding", "demo-router",
+     {"subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": "default"}]},
+     lambda o: o["subjects"]),
+    ("ConfigMap", "demo-router", {"data": {"router.yaml": "asr_urls: []\n"}}, lambda o: o["data"]),
+    ("ConfigMap", "demo-voice-anna", {"binaryData": {"anna.wav": wav_base64(0.2)}},
+     lambda o: o["binaryData"]),
+    ("Ingress", "demo-router", {"spec": {"rules": [{"host": "other.example.com"}]}}, lambda o: o["spec"]),
+    ("Service", "demo-router", {"spec": {"type": "NodePort"}}, lambda o: o["spec"]["type"]),
+    ("Deployment", "demo-router", {"spec": {"replicas": 5}}, lambda o: o["spec"]["replicas"]),
+    ("InferenceService", "demo-asr", {"spec": {"predictor": {"maxReplicas": 7}}},
+     lambda o: o["spec"]["predictor"]),
+    ("InferenceService", "demo-tts", {"spec": {"predictor": {"volumes": None}}},
+     lambda o: o["spec"]["predictor"].get("volumes")),
+]  # fmt: skip
+
+
+def test_every_kind_of_child_is_restored(cluster: Cluster, operator: Operator) -> None:
+    """Deleted or edited by hand, each child kind comes back as the operator made it."""
+    with operator():
+        cluster.create(stack(spec=DRIFT_SPEC))
+        everything = {*CHILDREN, ("Ingress", "demo-router"), ("ConfigMap", "demo-voice-anna")}
+        wait_for(lambda: all(cluster.get(kind, name) for kind, name in everything), what="all children")
+        settle(cluster)
+        for kind, name, edit, field in HAND_EDITS:
+            made = cluster.get(kind, name)
+            assert made is not None
+            wanted = field(made)
+            cluster.patch(kind, name, edit)
+            assert field(cluster.get(kind, name)) != wanted, f"the edit of {kind} {name} took"  # type: ignore[arg-type]
+            wait_for(lambda: field(cluster.get(kind, name)) == wanted, what=f"{kind} {name} edit undone")  # noqa: B023
+        for kind, name in sorted(everything):
+            old_uid = cluster.get(kind, name)["metadata"]["uid"]  # type: ignore[index]
+            cluster.delete(kind, name)
+            wait_for(
+                lambda: (cluster.get(kind, name) or {}).get("metadata", {}).get("uid") not in (None, old_uid),  # noqa: B023
+                what=f"{kind} {name} recreated",
+            )
+        settle(cluster)
+        for kind, name in everything:
+            assert len([o for o in cluster.list(kind) if o["metadata"]["name"] == name]) == 1, (kind, name)
+            refs = cluster.get(kind, name)["metadata"]["ownerReferences"]  # type: ignore[index]
+            assert [r["name"] for r in refs] == ["demo"], (kind, name)
+
+
 def make_ready(cluster: Cluster) -> None:
     ready = {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}
     for engine in ("asr", "tts"):
