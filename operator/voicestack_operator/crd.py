@@ -402,8 +402,9 @@ def router_schema() -> Schema:
             ),
             "ingress": ingress_schema(),
             "apiKeySecretRef": obj(
-                "Secret holding the accepted API keys (comma- or newline-separated); unset: no "
-                "authentication.",
+                "Secret holding the accepted API keys (ROUTER_API_KEYS): one key, or several separated by "
+                "commas on one line (a trailing newline is ignored; keys on separate lines are NOT split); "
+                "unset: no authentication.",
                 {
                     "name": string("Secret name (same namespace).", pattern=K8S_NAME_PATTERN, maxLength=253),
                     "key": string("Key in the Secret.", default="api-keys"),

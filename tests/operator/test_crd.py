@@ -92,6 +92,33 @@ def test_cel_rules_cover_the_cross_field_constraints() -> None:
     assert all(rule["rule"] and rule["message"] for found in rules.values() for rule in found)
 
 
+@pytest.mark.parametrize(
+    ("secret_value", "keys"),
+    [
+        ("change-me", ["change-me"]),
+        ("change-me\n", ["change-me"]),
+        ("k1,k2", ["k1", "k2"]),
+        ("k1, k2\n", ["k1", "k2"]),
+    ],
+)
+def test_api_key_secret_format_is_what_the_router_parses(
+    secret_value: str, keys: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Secret's value reaches the router as ROUTER_API_KEYS verbatim: the CRD describes what it parses."""
+    from router.settings import RouterSettings
+
+    description = dict(walk(crd.spec_schema()))[".router.apiKeySecretRef"]["description"]
+    assert "commas" in description
+    monkeypatch.setenv("ROUTER_API_KEYS", secret_value)
+    assert RouterSettings().api_keys == keys
+    monkeypatch.setenv("ROUTER_API_KEYS", "k1\nk2\n")
+    if RouterSettings().api_keys != [
+        "k1",
+        "k2",
+    ]:  # one key per line is not split: the CRD must not promise it
+        assert "NOT split" in description and "newline-separated" not in description, description
+
+
 # The operator enforces each CEL rule itself too (a cluster may not run CEL): one invalid spec per rule.
 INVALID = {
     "nothing enabled": {"asr": {"enabled": False}, "tts": {"enabled": False}},
