@@ -82,10 +82,13 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     if not errors:
         return "invalid request", None
     first = errors[0]
-    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
-    param = ".".join(location) or None
     message = str(first.get("msg", "invalid value"))
-    return (f"{param}: {message}" if param else message), param
+    if first.get("type") == "json_invalid":  # its location is a character offset, not a parameter
+        return f"The body is not valid JSON: {message}.", None
+    location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    path = ".".join(location)
+    # OpenAI's ``param`` names the request field (``voice``), not pydantic's path into it (``voice.str``).
+    return (f"{path}: {message}" if path else message), (location[0] if location else None)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -46,6 +46,20 @@ class SpeechBody(BaseModel):
     language: str = Field("auto", description="Language code, or `auto` to detect it from the text.")
 
 
+def require_json(request: Request) -> None:
+    """415 for a body that is not JSON (FastAPI would try to validate it and answer 400)."""
+    content_type = request.headers.get("content-type")
+    if content_type is None:
+        return  # FastAPI reads a body without a content type as JSON
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            415,
+            f"Unsupported media type {media_type!r}: send the request as application/json.",
+            code="unsupported_media_type",
+        )
+
+
 def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event)}\n\n".encode()
 
@@ -113,6 +127,7 @@ async def _sse_events(
     summary="Text to speech (OpenAI)",
     response_class=StreamingResponse,
     responses={200: {"content": {"audio/mpeg": {}, "text/event-stream": {}}}},
+    dependencies=[Depends(require_json)],
 )
 async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse:
     """Audio is always streamed: the text is split into sentences, synthesised (in parallel across

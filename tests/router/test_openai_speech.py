@@ -17,6 +17,9 @@ from tests.router.conftest import API_KEY, Running
 from tests.support.assets import asset
 
 TEXT = "The quick brown fox jumps over the lazy dog. It was a sunny day! Was it really?"
+LONG_TEXT = " ".join(
+    [TEXT] * 4
+)  # long enough that a wrong rate (22.05 vs 24 kHz) is far beyond encoder padding
 CONTAINERS = {"mp3": "mp3", "aac": "aac", "opus": "ogg", "flac": "flac", "wav": "wav"}
 RATES = {"mp3": 24000, "aac": 24000, "opus": 48000, "flac": 24000, "wav": 24000}
 
@@ -35,20 +38,33 @@ def voice(client: openai.OpenAI) -> str:
     return str(listed["default"] or listed["data"][0]["id"])
 
 
+@pytest.fixture(scope="module")
+def pcm_seconds(client: openai.OpenAI, voice: str) -> float:
+    """How long LONG_TEXT lasts as raw pcm (s16le mono at 24 kHz: 48000 bytes a second)."""
+    data = client.audio.speech.create(
+        model="tts-1", voice=voice, input=LONG_TEXT, response_format="pcm"
+    ).read()
+    assert len(data) % 2 == 0
+    return len(data) / 2 / 24000
+
+
 @pytest.mark.parametrize("response_format", sorted(CONTAINERS))
-def test_speech_formats_decode_back(client: openai.OpenAI, voice: str, response_format: str) -> None:
+def test_speech_formats_decode_back(
+    client: openai.OpenAI, voice: str, response_format: str, pcm_seconds: float
+) -> None:
     chunks: list[bytes] = []
     with client.audio.speech.with_streaming_response.create(
         model="tts-1",
         voice=voice,
-        input=TEXT,
+        input=LONG_TEXT,
         response_format=response_format,  # type: ignore[arg-type]
     ) as response:
         assert response.headers["content-type"].startswith("audio/")
         chunks.extend(response.iter_bytes())
     container, rate, channels, seconds = _decode(b"".join(chunks))
     assert (container, rate, channels) == (CONTAINERS[response_format], RATES[response_format], 1)
-    assert seconds > 0.2
+    # The same speech in every format (encoder padding aside), and pcm read as 24 kHz agrees with it.
+    assert seconds > 1.0 and seconds == pytest.approx(pcm_seconds, abs=0.1)
 
 
 def test_pcm_is_24k_mono_s16le(client: openai.OpenAI, voice: str) -> None:
@@ -61,6 +77,13 @@ def test_pcm_is_24k_mono_s16le(client: openai.OpenAI, voice: str) -> None:
     )
     data = audio.read()
     assert len(data) % 2 == 0 and len(data) / 2 / 24000 > 0.2
+    # Same samples as the wav (whose header says 24 kHz, mono, 16 bit): pcm is that wav without its header.
+    wav = client.audio.speech.create(model="tts-1", voice=voice, input=TEXT, response_format="wav").read()
+    with av.open(io.BytesIO(wav)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.rate, stream.channels, stream.codec_context.name) == (24000, 1, "pcm_s16le")
+        samples = sum(frame.samples for frame in container.decode(stream))
+    assert len(data) // 2 == pytest.approx(samples, abs=24)
 
 
 def test_speed_range_is_accepted(client: openai.OpenAI, voice: str) -> None:
@@ -82,7 +105,11 @@ def test_sse_stream(client: openai.OpenAI, voice: str) -> None:
         for line in response.iter_lines():
             if line.startswith("data: "):
                 events.append(json.loads(line[6:]))
-    assert events[-1]["type"] == "speech.audio.done" and "usage" in events[-1]
+    # OpenAI's shapes: SpeechAudioDeltaEvent {type, audio} … then SpeechAudioDoneEvent {type, usage}
+    assert [event["type"] for event in events[:-1]] == ["speech.audio.delta"] * (len(events) - 1)
+    assert all(set(event) == {"type", "audio"} for event in events[:-1]) and len(events) > 2
+    assert events[-1]["type"] == "speech.audio.done" and set(events[-1]) == {"type", "usage"}
+    assert set(events[-1]["usage"]) == {"input_tokens", "output_tokens", "total_tokens"}
     audio = b"".join(
         base64.b64decode(event["audio"]) for event in events if event["type"] == "speech.audio.delta"
     )
@@ -107,6 +134,8 @@ def test_speech_errors(client: openai.OpenAI, voice: str) -> None:
     with pytest.raises(openai.NotFoundError) as unknown_voice:
         client.audio.speech.create(model="tts-1", voice="nobody-here", input="Hello.")
     assert unknown_voice.value.body["param"] == "voice"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):  # the {"id": …} form names the voice too
+        client.audio.speech.create(model="tts-1", voice={"id": "nobody-here"}, input="Hello.")
     with pytest.raises(openai.NotFoundError):
         client.audio.speech.create(model="tts-9", voice=voice, input="Hello.")
     with pytest.raises(openai.BadRequestError):
@@ -116,6 +145,16 @@ def test_speech_errors(client: openai.OpenAI, voice: str) -> None:
     assert speed.value.body["param"] == "speed"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError):
         client.audio.speech.create(model="tts-1", voice=voice, input="Hello.", response_format="ogg")  # type: ignore[arg-type]
+
+
+def test_speech_wants_json(router: Running) -> None:
+    form = httpx.post(
+        f"{router.url}/v1/audio/speech",
+        data={"model": "tts-1", "input": "Hello.", "voice": "alloy"},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert form.status_code == 415, form.text
+    assert set(form.json()["error"]) == {"message", "type", "param", "code"}
 
 
 def test_models_list_both_kinds(client: openai.OpenAI) -> None:

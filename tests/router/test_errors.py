@@ -1,0 +1,44 @@
+"""OpenAI-shaped validation errors, in process (no predictor is reached: validation comes first)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from router.app import create_app
+from router.settings import RouterSettings
+
+NOWHERE = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    app = create_app(RouterSettings(asr_urls=[NOWHERE], tts_urls=[NOWHERE], health_interval_seconds=60))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_invalid_json_is_a_400_without_a_bogus_param(client: TestClient) -> None:
+    response = client.post(
+        "/v1/audio/speech", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["param"] is None and error["message"].startswith("The body is not valid JSON")
+
+
+def test_param_is_the_request_field(client: TestClient) -> None:
+    body = {"model": "tts-1", "input": "Hi.", "voice": {"name": "x"}}
+    response = client.post("/v1/audio/speech", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "voice"
+    speed = client.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hi.", "voice": "a", "speed": 9})
+    assert speed.json()["error"]["param"] == "speed"
+
+
+def test_speech_body_must_be_json(client: TestClient) -> None:
+    response = client.post("/v1/audio/speech", data={"model": "tts-1", "input": "Hi.", "voice": "alloy"})
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
