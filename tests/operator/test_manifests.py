@@ -448,3 +448,63 @@ def test_predictor_env_is_read_by_the_predictors(engine: str, monkeypatch: pytes
         assert parsed.voices_dir in ("/voices", Path("/voices"))
         assert parsed.load_at_start is False
         assert "alloy" in str(parsed.voice_aliases)
+
+
+def matching_routes(app: Any, path: str) -> list[Any]:
+    """The routes of a FastAPI app that fully match ``GET path``."""
+    from starlette.routing import Match
+
+    scope = {"type": "http", "path": path, "method": "GET"}
+    return [route for route in app.routes if route.matches(scope)[0] == Match.FULL]
+
+
+@pytest.mark.parametrize("engine", ["asr", "tts"])
+def test_predictor_command_line_and_probes_are_the_predictors_own(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every arg (KServe's and ours) parses with the predictor's real parser; both probe paths are served."""
+    import importlib
+    from unittest import mock
+
+    from fastapi import FastAPI
+    from kserve import model_server
+    from kserve.protocol.rest import v2_endpoints
+
+    from predictors.common import server
+
+    (container,) = one(build({}), "InferenceService", f"demo-{engine}")["spec"]["predictor"]["containers"]
+    assert container["command"] == ["voicestack", engine]
+    parser = importlib.import_module(f"predictors.{engine}.__main__").build_parser()
+    parsed = parser.parse_args(container["args"])
+    model = isvc.MODEL_NAMES[engine]
+    assert (parsed.model_name, parsed.http_port, parsed.enable_grpc) == (model, isvc.PORT, False)
+    assert parsed.http_host == "0.0.0.0", "in a pod the predictor listens on every address"
+    assert parsed.load_at_start is True
+    assert container["ports"][0]["containerPort"] == parsed.http_port
+
+    ours, kserves = FastAPI(), FastAPI()
+    monkeypatch.setattr(model_server, "app", ours)
+    server.install_routes(mock.MagicMock(name=model))  # the predictor's routes (model-aware readiness)
+    v2_endpoints.register_v2_endpoints(kserves, mock.MagicMock(), mock.MagicMock())  # KServe's own
+    ready = container["readinessProbe"]["httpGet"]
+    alive = container["livenessProbe"]["httpGet"]
+    assert ready["port"] == alive["port"] == parsed.http_port
+    assert matching_routes(ours, ready["path"]), f"{ready['path']}: not a route of the {engine} predictor"
+    assert matching_routes(kserves, alive["path"]), f"{alive['path']}: not a route of KServe's server"
+
+
+def test_router_command_line_and_probes_are_the_routers_own() -> None:
+    from router.__main__ import build_parser
+    from router.app import create_app
+    from router.settings import RouterSettings
+
+    (container,) = one(build({}), "Deployment", "demo-router")["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["voicestack", "router"]
+    parsed = build_parser().parse_args(container["args"])
+    (port,) = container["ports"]
+    assert (parsed.host, parsed.port) == ("0.0.0.0", port["containerPort"])
+    app = create_app(RouterSettings())
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = container[probe]["httpGet"]
+        assert get["port"] == port["name"], probe
+        assert matching_routes(app, get["path"]), f"{get['path']}: not a route of the router"
