@@ -8,6 +8,8 @@ from typing import Any
 
 import helm_python as helm
 import yaml
+from voicestack_operator.spec import normalize
+from voicestack_operator.status import is_xtts_v2
 
 from tests.support.k8s_schema import crd_validator, errors
 
@@ -104,6 +106,23 @@ def test_profile_values_render_a_valid_voicestack() -> None:
                 if isinstance(doc, dict) and doc.get("kind") == "VoiceStack"
             ]
             assert not errors(validator, stack), set_values
+            spec = normalize(stack["spec"])  # the operator's own rules (the CRD's CEL rules) accept it too
+            if spec["tts"]["enabled"] and is_xtts_v2(spec["tts"]["model"]):
+                # Else the TTS predictor refuses to download XTTS-v2 and crash-loops: never Ready.
+                assert spec["tts"]["acceptModelLicense"] is True, (
+                    f"{set_values}: XTTS-v2 licence not accepted"
+                )
+
+
+def test_licence_acceptance_is_explained_where_it_is_set() -> None:
+    lines = (ROOT / "skaffold.yaml").read_text().splitlines()
+    found = [i for i, line in enumerate(lines) if "acceptModelLicense: true" in line]
+    assert found, "skaffold.yaml accepts no model licence"
+    for index in found:
+        above = " ".join(
+            line.strip() for line in lines[max(index - 8, 0) : index] if line.strip().startswith("#")
+        )
+        assert "Coqui Public Model License" in above and "non-commercial" in above, lines[index]
 
 
 def merge(into: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -107,6 +107,9 @@ spec:
     computeType: int8
   tts:
     device: cpu
+    # XTTS-v2 is under the Coqui Public Model License (non-commercial use only): true accepts it, as
+    # examples/cpu.yaml does; without it the TTS predictor refuses the download and the stack never gets Ready.
+    acceptModelLicense: true
 YAML
 fi
 
