@@ -127,7 +127,16 @@ def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> 
 
     bad_flag = start("--beam_size", "0")
     missing = start("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
+    hub = start(
+        "--model", "Systran/faster-whisper-tiny", "--local_files_only", "--download_root", str(tmp_path),
+        "--http_port", str(free_port()),
+    )  # fmt: skip
     _, bad_flag_err = bad_flag.communicate(timeout=120)
     _, missing_err = missing.communicate(timeout=120)
+    _, hub_err = hub.communicate(timeout=120)
     assert bad_flag.returncode != 0 and "--beam_size must be between 1 and 10" in bad_flag_err
     assert missing.returncode == 1 and "model directory not found" in missing_err
+    # A repo id goes to the Hub path; not cached and downloads forbidden: a message naming model and cache.
+    assert hub.returncode == 1, hub_err
+    assert "'Systran/faster-whisper-tiny' is not in the cache" in hub_err
+    assert "--local_files_only forbids downloading it" in hub_err

@@ -9,9 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import huggingface_hub.constants
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper import utils as faster_whisper_utils
 from faster_whisper.audio import pad_or_trim
+from huggingface_hub.errors import LocalEntryNotFoundError
 
 from predictors.asr.engines.base import SAMPLE_RATE, AsrEngine, DecodeOptions
 from predictors.asr.engines.devices import resolve_device
@@ -43,6 +46,22 @@ def check_model_source(model: str) -> str:
     return model
 
 
+def hub_repo(model: str) -> str:
+    """The Hugging Face repo faster-whisper fetches for a size name (a repo id is itself)."""
+    return str(getattr(faster_whisper_utils, "_MODELS", {}).get(model, model))
+
+
+def hub_error(model: str, settings: EngineSettings, exc: Exception) -> str:
+    """Why a size name or repo id could not be loaded, naming the repo, the cache and the cause."""
+    cache = settings.download_root or huggingface_hub.constants.HF_HUB_CACHE
+    repo = hub_repo(model)
+    what = f"faster-whisper model {model!r}" + (f" (Hugging Face repo {repo})" if repo != model else "")
+    if settings.local_files_only:
+        return f"{what} is not in the cache {cache} and --local_files_only forbids downloading it"
+    reason = " ".join(str(exc).split())
+    return f"{what} is not in the cache {cache} and could not be downloaded: {reason}"
+
+
 class FasterWhisperEngine(AsrEngine):
     name = "faster-whisper"
 
@@ -51,15 +70,18 @@ class FasterWhisperEngine(AsrEngine):
         compute_type = settings.compute_type or ("float16" if device == "cuda" else "int8")
         source = check_model_source(settings.model)
         log.info("loading faster-whisper model %s on %s (%s)", source, device, compute_type)
-        self.model = WhisperModel(
-            source,
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=settings.cpu_threads or default_cpu_threads(parallel),
-            num_workers=max(1, parallel),
-            download_root=settings.download_root,
-            local_files_only=settings.local_files_only,
-        )
+        try:
+            self.model = WhisperModel(
+                source,
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=settings.cpu_threads or default_cpu_threads(parallel),
+                num_workers=max(1, parallel),
+                download_root=settings.download_root,
+                local_files_only=settings.local_files_only,
+            )
+        except LocalEntryNotFoundError as exc:  # not cached, and not downloadable (offline, or forbidden)
+            raise RuntimeError(hub_error(source, settings, exc)) from exc
         self.batched = BatchedInferencePipeline(self.model)
         self.batch_size = settings.batch_size or (CUDA_BATCH_SIZE if device == "cuda" else 1)
         self.device = device

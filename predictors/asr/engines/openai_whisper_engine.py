@@ -8,7 +8,9 @@ yielded when the whole file is done, so a stream from this engine arrives at the
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +26,19 @@ from predictors.asr.settings import EngineSettings
 log = logging.getLogger(__name__)
 
 
-def check_model_source(model: str) -> str:
-    """A size name whisper knows, or a local ``.pt`` checkpoint (or a directory holding exactly one)."""
+def cache_dir(download_root: str | None) -> Path:
+    """Where openai-whisper keeps downloaded checkpoints (its own default unless ``download_root``)."""
+    if download_root:
+        return Path(download_root).expanduser()
+    return Path(os.getenv("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "whisper"
+
+
+def check_model_source(model: str, download_root: str | None = None, local_files_only: bool = False) -> str:
+    """A size name whisper knows, or a local ``.pt`` checkpoint (or a directory holding exactly one).
+
+    With ``local_files_only`` a size name must already be in the cache (openai-whisper has no such option
+    of its own and would download it).
+    """
     path = Path(model).expanduser()
     if path.is_dir():
         checkpoints = sorted(path.glob("*.pt"))
@@ -37,6 +50,12 @@ def check_model_source(model: str) -> str:
     if path.is_file():
         return str(path)
     if model in whisper.available_models():
+        cached = cache_dir(download_root) / os.path.basename(whisper._MODELS[model])
+        if local_files_only and not cached.is_file():
+            raise ValueError(
+                f"openai-whisper model {model!r} is not in the cache ({cached}) and --local_files_only "
+                "forbids downloading it"
+            )
         return model
     raise ValueError(
         f"openai-whisper cannot load {model!r}: use a size ({', '.join(whisper.available_models())}) or a "
@@ -49,7 +68,7 @@ class OpenAIWhisperEngine(AsrEngine):
 
     def __init__(self, settings: EngineSettings) -> None:
         device = resolve_device(settings.device)
-        source = check_model_source(settings.model)
+        source = check_model_source(settings.model, settings.download_root, settings.local_files_only)
         compute_type = settings.compute_type or ("float16" if device == "cuda" else "float32")
         if compute_type not in {"float16", "float32"}:
             raise ValueError(
@@ -60,7 +79,13 @@ class OpenAIWhisperEngine(AsrEngine):
         if settings.cpu_threads:
             torch.set_num_threads(settings.cpu_threads)
         log.info("loading openai-whisper model %s on %s (%s)", source, device, compute_type)
-        self.model = whisper.load_model(source, device=device, download_root=settings.download_root)
+        try:
+            self.model = whisper.load_model(source, device=device, download_root=settings.download_root)
+        except urllib.error.URLError as exc:  # a size name not in the cache, and no way to download it
+            raise RuntimeError(
+                f"openai-whisper model {source!r} is not in the cache {cache_dir(settings.download_root)} "
+                f"and could not be downloaded: {exc.reason}"
+            ) from exc
         self.device = device
         self.fp16 = compute_type == "float16"
 
