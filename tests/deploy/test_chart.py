@@ -331,6 +331,36 @@ def test_notes_show_how_to_reach_the_router(chart: helm.Chart, value_set: str) -
     assert 'base_url="http://127.0.0.1:8000/v1"' in notes
 
 
+@pytest.mark.parametrize(
+    ("tts", "warned"),
+    [
+        ({}, True),  # the default model is XTTS-v2
+        ({"acceptModelLicense": True}, False),
+        ({"model": "coqui/XTTS-v2"}, True),
+        ({"model": "tts_models/en/ljspeech/vits"}, False),
+        ({"enabled": False}, False),
+    ],
+)
+def test_notes_warn_when_the_default_stack_does_not_accept_the_xtts_licence(
+    chart: helm.Chart, tts: dict[str, Any], warned: bool
+) -> None:
+    values = {"voiceStack": {"create": True, "spec": {"tts": tts}}}
+    notes = next(text for path, text in render(chart, values).items() if path.endswith("NOTES.txt"))
+    assert ("Coqui Public Model License" in notes) is warned, notes
+    assert ("--set voiceStack.spec.tts.acceptModelLicense=true" in notes) is warned
+
+
+def test_notes_stack_snippet_is_a_valid_voicestack_that_can_get_ready(chart: helm.Chart) -> None:
+    from voicestack_operator.spec import normalize
+
+    notes = next(text for path, text in render(chart, {}).items() if path.endswith("NOTES.txt"))
+    snippet = notes.split("<<'YAML'\n", 1)[1].split("   YAML", 1)[0]
+    stack = yaml.safe_load("\n".join(line.removeprefix("   ") for line in snippet.splitlines()))
+    assert not errors(crd_validator(ROOT / "crds" / "voicestack.io_voicestacks.yaml"), stack)
+    assert normalize(stack["spec"])["tts"]["acceptModelLicense"] is True  # else XTTS-v2 is never downloaded
+    assert "Coqui Public Model License" in snippet, "the acceptance is explained where it is set"
+
+
 # ---- values and their schema ---------------------------------------------------------------------
 
 
