@@ -1,4 +1,4 @@
-"""``voicestack up``: three processes on loopback, ready, then a clean stop on SIGTERM."""
+"""``voicestack up``: three processes on loopback, ready, then a clean stop on SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from tests.support.servers import ServerProcess, free_port
 from voicestack.up import build_parser, plan
 
 
-def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_up_starts_everything_and_stops_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
     port = free_port()
     up = ServerProcess.voicestack(
         "up", "--port", str(port),
@@ -47,7 +48,7 @@ def test_up_starts_everything_and_stops_on_sigterm(tmp_path: Path) -> None:
         while f"Voice Stack is up: http://127.0.0.1:{port}" not in up.log():
             assert time.monotonic() < deadline, up.log()[-2000:]
             time.sleep(0.2)
-        up.process.send_signal(signal.SIGTERM)
+        up.process.send_signal(stop)
         assert up.process.wait(timeout=60) == 0
         _gone, alive = psutil.wait_procs(children, timeout=10)
         assert not alive, f"left running: {alive}"
