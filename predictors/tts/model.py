@@ -26,7 +26,7 @@ from predictors.tts.pcm import to_pcm16
 from predictors.tts.request import SpeechRequest, parse_v1, parse_v2
 from predictors.tts.settings import OPENAI_VOICES, EngineSettings
 from predictors.tts.voices import Voice, VoiceLibrary
-from voicestack.text import normalize_text, split_sentences
+from voicestack.text import DEFAULT_CHAR_LIMIT, normalize_text, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class EngineInfo:
     supports_cloning: bool
     languages: list[str]
     builtin_voices: list[str]
+    char_limits: dict[str, int]  # longest chunk per language, so planning never needs the engine itself
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class TtsModel(ManagedModel[TtsEngine]):
             engine.supports_cloning,
             list(engine.languages),
             list(engine.builtin_voices),
+            {language: engine.char_limit(language) for language in engine.languages},
         )
         return engine
 
@@ -201,8 +203,8 @@ class TtsModel(ManagedModel[TtsEngine]):
         language = self._resolve_language(request.language, text, info.languages)
         voices = await self.voices()
         voice_name, voice = self._resolve_voice(request.voice, voices, info.builtin_voices)
-        engine = self._engine
-        limit_chars = engine.char_limit(language) if engine is not None else 250
+        # From the info, not the engine: an idle unload may have freed the engine since it was loaded.
+        limit_chars = info.char_limits.get(language, DEFAULT_CHAR_LIMIT)
         chunks = split_sentences(text, target=self.settings.chunk_chars, limit=limit_chars)
         return Plan(text, chunks, language, voice_name, voice, request.speed, info.sample_rate)
 
