@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from voicestack_operator import crd
 from voicestack_operator.children import desired_children
 from voicestack_operator.images import Images
-from voicestack_operator.spec import InvalidSpec, normalize
+from voicestack_operator.spec import InvalidSpec, apply_defaults, normalize
 
 from tests.operator.specs import ROOT, examples, full_spec, knative_spec, load_example, stack
 from tests.support.assets import k8s_root
@@ -134,6 +135,71 @@ INVALID = {
     "voice without source": {"tts": {"voices": [{"name": "a"}]}},
     "ingress without host": {"router": {"ingress": {"enabled": True}}},
 }
+
+
+class _Node:
+    """A CEL ``self``: fields of an object read as attributes, the rest as plain values."""
+
+    def __init__(self, value: dict[str, Any]) -> None:
+        self._value = value
+
+    def __getattr__(self, name: str) -> Any:
+        found = self._value[name]  # a missing field is an error in CEL too
+        return _Node(found) if isinstance(found, dict) else found
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._value
+
+
+def cel_holds(rule: str, value: dict[str, Any]) -> bool:
+    """Evaluate the CEL subset the CRD's rules use (fields, has(), !, &&, ||, ==, !=, <=, >=, in [...])."""
+    expression = re.sub(r"has\(self((?:\.\w+)*)\.(\w+)\)", r"('\2' in self\1)", rule)
+    expression = expression.replace("&&", " and ").replace("||", " or ")
+    expression = re.sub(r"!(?!=)", " not ", expression)
+    assert re.fullmatch(r"[\w\s.'()\[\],<>=!-]+", expression), f"outside the evaluated subset: {rule}"
+    return bool(eval(expression, {"__builtins__": {}}, {"self": _Node(value)}))
+
+
+def cel_violations(spec: dict[str, Any]) -> list[str]:
+    """The messages of the CEL rules a spec breaks, evaluated on the defaulted spec as the API server does."""
+    full = apply_defaults(crd.spec_schema(), spec)
+    broken = []
+    for path, node in walk(crd.spec_schema()):
+        values = [full]
+        for part in [p for p in path.split(".") if p]:
+            name, many = part.removesuffix("[]"), part.endswith("[]")
+            values = [v[name] for v in values if name in v]
+            if many:
+                values = [item for v in values for item in v]
+        for rule in node.get("x-kubernetes-validations", []):
+            broken += [rule["message"] for v in values if not cel_holds(rule["rule"], v)]
+    return broken
+
+
+# The CEL rule (by its message) that rejects each invalid spec, and nothing else does.
+REJECTED_BY = {
+    "nothing enabled": "enable at least one of asr and tts",
+    "scale to zero needs Knative": "minReplicas 0 (scale to zero) needs deploymentMode Knative",
+    "min over max": "minReplicas must not exceed maxReplicas",
+    "model and storageUri": "set model or storageUri, not both",
+    "whisper compute type": "engine whisper (openai-whisper) supports computeType float16 or float32 only",
+    "voice with two sources": "a voice needs exactly one source: configMapKeyRef or data",
+    "voice without source": "a voice needs exactly one source: configMapKeyRef or data",
+    "ingress without host": "ingress.host is required when the ingress is enabled",
+}
+
+
+@pytest.mark.parametrize("case", list(INVALID))
+def test_the_cel_rules_reject_each_invalid_spec(case: str) -> None:
+    assert cel_violations(INVALID[case]) == [REJECTED_BY[case]]
+
+
+@pytest.mark.parametrize("label", ["empty", "full", "knative", *(p.name for p in examples())])
+def test_the_cel_rules_accept_valid_specs(label: str) -> None:
+    specs = {"empty": {}, "full": full_spec(), "knative": knative_spec()}
+    spec = specs[label] if label in specs else load_example(ROOT / "examples" / label)["spec"]
+    normalize(spec)
+    assert cel_violations(spec) == []
 
 
 @pytest.mark.parametrize("case", list(INVALID))
