@@ -147,6 +147,26 @@ def test_speech_errors(client: openai.OpenAI, voice: str) -> None:
         client.audio.speech.create(model="tts-1", voice=voice, input="Hello.", response_format="ogg")  # type: ignore[arg-type]
 
 
+def test_request_id_reaches_the_tts_predictor(router: Running, tts_predictor: Running, voice: str) -> None:
+    body = {"model": "tts-1", "input": TEXT, "voice": voice, "response_format": "pcm"}
+    traced = httpx.post(
+        f"{router.url}/v1/audio/speech",
+        json=body,
+        headers={"Authorization": f"Bearer {API_KEY}", "X-Request-ID": "speech-trace-7"},
+        timeout=120,
+    )
+    assert traced.status_code == 200 and traced.headers["x-request-id"] == "speech-trace-7"
+    assert "speech-trace-7" in tts_predictor.server.log()
+    made_up = httpx.post(
+        f"{router.url}/v1/audio/speech",
+        json=body,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=120,
+    )
+    assert made_up.status_code == 200 and len(made_up.headers["x-request-id"]) >= 16
+    assert made_up.headers["x-request-id"] in tts_predictor.server.log()
+
+
 def test_speech_wants_json(router: Running) -> None:
     form = httpx.post(
         f"{router.url}/v1/audio/speech",
