@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import base64
 import re
 from pathlib import Path
@@ -118,6 +119,16 @@ def test_api_key_secret_format_is_what_the_router_parses(
         "k2",
     ]:  # one key per line is not split: the CRD must not promise it
         assert "NOT split" in description and "newline-separated" not in description, description
+
+
+def test_batch_size_description_states_the_predictors_default() -> None:
+    from predictors.asr.settings import EngineSettings
+
+    parser = argparse.ArgumentParser()
+    EngineSettings.add_arguments(parser)
+    help_text = next(a.help for a in parser._actions if a.dest == "batch_size") or ""
+    described = dict(walk(crd.spec_schema()))[".asr.batchSize"]["description"]
+    assert "8 on CUDA and 1 on CPU" in help_text and "8 on CUDA and 1 on CPU" in described, described
 
 
 # The operator enforces each CEL rule itself too (a cluster may not run CEL): one invalid spec per rule.
