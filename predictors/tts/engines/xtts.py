@@ -47,6 +47,9 @@ class XttsEngine(TtsEngine):
         self.builtin_voices = sorted(manager.speakers) if manager is not None else []
         self._latents: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         self._latents_lock = threading.Lock()
+        # The GPT keeps the current text and voice prefix as model state (``store_prefix_emb``), so two
+        # generations at once would mix them: with --max_concurrency > 1, chunks take turns.
+        self._generate_lock = threading.Lock()
 
     def char_limit(self, language: str) -> int:
         return char_limit(language)
@@ -121,22 +124,39 @@ class XttsEngine(TtsEngine):
                 # inference_stream vocodes all latents so far at every step, so its work grows with the
                 # square of a chunk's length (2x the whole-chunk time measured on CPU, benchmarks/tts.py).
                 # Only the first chunk needs early audio; later ones are made while it plays.
-                if streaming and index == 0:
-                    pieces = self.model.inference_stream(
-                        chunk,
-                        language,
-                        gpt_latents,
-                        speaker_embedding,
-                        stream_chunk_size=self.stream_chunk_tokens,
-                        **settings,
+                incremental = streaming and index == 0
+                with self._generate_lock:
+                    yield from self._chunk(
+                        chunk, language, gpt_latents, speaker_embedding, settings, incremental, stop
                     )
-                    for piece in pieces:
-                        yield piece.detach().float().cpu().numpy().reshape(-1)
-                        if stop.is_set():
-                            return
-                else:
-                    out = self.model.inference(chunk, language, gpt_latents, speaker_embedding, **settings)
-                    yield np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+
+    def _chunk(
+        self,
+        chunk: str,
+        language: str,
+        gpt_latents: torch.Tensor,
+        speaker_embedding: torch.Tensor,
+        settings: dict[str, Any],
+        incremental: bool,
+        stop: threading.Event,
+    ) -> Iterator[np.ndarray]:
+        """One chunk, in pieces as generated (``incremental``) or whole; the caller holds the lock."""
+        if not incremental:
+            out = self.model.inference(chunk, language, gpt_latents, speaker_embedding, **settings)
+            yield np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+            return
+        pieces = self.model.inference_stream(
+            chunk,
+            language,
+            gpt_latents,
+            speaker_embedding,
+            stream_chunk_size=self.stream_chunk_tokens,
+            **settings,
+        )
+        for piece in pieces:
+            yield piece.detach().float().cpu().numpy().reshape(-1)
+            if stop.is_set():
+                return
 
     def close(self) -> None:
         self._latents.clear()
