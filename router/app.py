@@ -182,13 +182,9 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "X-Request-ID",
-                "OpenAI-Organization",
-                "OpenAI-Project",
-            ],
+            # Any request header: the OpenAI browser SDK sends X-Stainless-* headers (and adds new ones), and
+            # a preflight naming one header not listed fails. Origins stay explicit; no credentials.
+            allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestIdMiddleware)
