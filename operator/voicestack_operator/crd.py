@@ -473,6 +473,7 @@ def component_status_schema(what: str) -> Schema:
         {
             "name": string("Name of the child object."),
             "url": string("URL the router uses to reach it."),
+            "model": string("Model it serves: the spec's model name or repo id, or its storageUri."),
             "ready": boolean("Whether it reports ready."),
         },
     )
@@ -540,8 +541,9 @@ def spec_schema() -> Schema:
 
 def printer_columns() -> list[dict[str, Any]]:
     return [
-        {"name": "ASR", "type": "string", "jsonPath": ".spec.asr.model", "description": "ASR model"},
-        {"name": "TTS", "type": "string", "jsonPath": ".spec.tts.model", "description": "TTS model"},
+        # From the status: the spec leaves asr.model unset for the default (large-v3) and with a storageUri.
+        {"name": "ASR", "type": "string", "jsonPath": ".status.asr.model", "description": "ASR model"},
+        {"name": "TTS", "type": "string", "jsonPath": ".status.tts.model", "description": "TTS model"},
         {
             "name": "Ready",
             "type": "string",

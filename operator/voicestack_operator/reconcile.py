@@ -147,10 +147,20 @@ async def reconcile(api: kube.KubeApi, namespace: str, name: str, logger: Logger
     extra: dict[str, Any] = {
         "routerUrl": url,
         "externalUrl": router.external_url(spec),
-        "asr": component(labels.isvc_name(name, "asr"), desired.predictor_urls["asr"], states["AsrReady"])
+        "asr": component(
+            labels.isvc_name(name, "asr"),
+            desired.predictor_urls["asr"],
+            spec["asr"].get("model") or spec["asr"]["storageUri"],
+            states["AsrReady"],
+        )
         if spec["asr"]["enabled"]
         else None,
-        "tts": component(labels.isvc_name(name, "tts"), desired.predictor_urls["tts"], states["TtsReady"])
+        "tts": component(
+            labels.isvc_name(name, "tts"),
+            desired.predictor_urls["tts"],
+            spec["tts"]["model"],
+            states["TtsReady"],
+        )
         if spec["tts"]["enabled"]
         else None,
         "voices": sorted(s["configMap"]["name"] for s in desired.voice_sources)
@@ -160,8 +170,8 @@ async def reconcile(api: kube.KubeApi, namespace: str, name: str, logger: Logger
     await publish_status(api, stack, states, extra)
 
 
-def component(name: str, url: str, state: status.State) -> dict[str, Any]:
-    return {"name": name, "url": url, "ready": state.ready}
+def component(name: str, url: str, model: str, state: status.State) -> dict[str, Any]:
+    return {"name": name, "url": url, "model": model, "ready": state.ready}
 
 
 async def apply_children(

@@ -58,8 +58,8 @@ def test_names_scope_subresource_and_columns() -> None:
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert columns == {
-        "ASR": ".spec.asr.model",
-        "TTS": ".spec.tts.model",
+        "ASR": ".status.asr.model",  # the spec has no asr.model for the default (large-v3) or a storageUri
+        "TTS": ".status.tts.model",
         "Ready": '.status.conditions[?(@.type=="Ready")].status',
         "URL": ".status.routerUrl",
         "Age": ".metadata.creationTimestamp",

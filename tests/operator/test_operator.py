@@ -80,6 +80,11 @@ def test_create_makes_owned_children_then_stays_quiet(cluster: Cluster, operator
         status = cluster.get("VoiceStack", "demo")["status"]  # type: ignore[index]
         assert status["routerUrl"] == "http://demo-router.default.svc.cluster.local"
         assert status["voices"] == ["demo-voice-anna"]
+        # What the printer columns show: the default ASR model, which the spec leaves unset.
+        assert (status["asr"]["model"], status["tts"]["model"]) == (
+            "large-v3",
+            "tts_models/multilingual/multi-dataset/xtts_v2",
+        )
         assert status["observedGeneration"] == 1
         mark = cluster.mark()
         time.sleep(2.5)  # two resync ticks and their reads
