@@ -84,8 +84,10 @@ def bazarr_output(result: Mapping[str, Any], output: str) -> tuple[str, str]:
     if output == "txt":
         return txt(segments), "text/plain"
     if output == "json":
-        body = {"text": result.get("text", ""), "segments": segments, "language": result.get("language")}
-        # The webservice writes ``json.dump(result, file)``: ASCII escapes and the default separators.
+        # Whisper's result text is its segments' texts joined, unstripped (the predictor's is stripped); the
+        # webservice writes ``json.dump(result, file)``: ASCII escapes and the default separators.
+        text = "".join(str(segment.get("text", "")) for segment in segments)
+        body = {"text": text, "segments": segments, "language": result.get("language")}
         return json.dumps(body), "application/json"
     if output == "jsonl":
         return "".join(

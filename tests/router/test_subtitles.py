@@ -71,7 +71,9 @@ def test_tsv_and_txt() -> None:
 
 def test_bazarr_json_and_jsonl() -> None:
     body, _ = bazarr_output(RESULT, "json")
-    assert json.loads(body) == {"text": RESULT["text"], "segments": SEGMENTS, "language": "en"}
+    # like Whisper's own result: the segments' texts joined as they are (the predictor's text is stripped)
+    joined = " And so my fellow Americans, ask not --> what\tyour country "
+    assert json.loads(body) == {"text": joined, "segments": SEGMENTS, "language": "en"}
     lines, _ = bazarr_output(RESULT, "jsonl")
     assert [json.loads(line) for line in lines.splitlines()] == SEGMENTS
     with pytest.raises(ValueError):
@@ -98,7 +100,7 @@ def test_openai_formats() -> None:
 
 def test_bazarr_json_is_written_like_the_webservice() -> None:
     # whisper-asr-webservice's WriteJSON is ``json.dump(result, file)``: non-ASCII text is \u-escaped.
-    result = {"text": " Grüße", "segments": [{"start": 0.0, "end": 1.0, "text": " Grüße"}], "language": "de"}
+    result = {"text": "Grüße", "segments": [{"start": 0.0, "end": 1.0, "text": " Grüße"}], "language": "de"}
     body, _ = bazarr_output(result, "json")
     assert body == (
         '{"text": " Gr\\u00fc\\u00dfe", "segments": [{"start": 0.0, "end": 1.0, '
