@@ -15,6 +15,7 @@ on:
 - watches that resume from a ``resourceVersion`` (an event log), ``timeoutSeconds``;
 - finalizers + ``deletionTimestamp``, and garbage collection of dependents by ``ownerReferences``;
 - optional per-resource validators (e.g. a CRD schema) answering 422 ``Invalid``.
+- injected failures (``fail_next``): the next N requests of a method on a resource answer an error status.
 
 Every request is recorded (``requests``) for assertions, e.g. "no writes happened" or RBAC coverage.
 """
@@ -217,6 +218,8 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
     objects: dict[ObjKey, dict[str, Any]] = attrs.field(factory=dict)
     log: list[tuple[int, Key, dict[str, Any]]] = attrs.field(factory=list)
     calls: list[Recorded] = attrs.field(factory=list)
+    # (HTTP method, plural) → status codes the next such requests answer, one per request.
+    faults: dict[tuple[str, str], list[int]] = attrs.field(factory=dict)
     _rv: itertools.count = attrs.field(factory=lambda: itertools.count(1000))
     _last_rv: int = 999
     _changed: asyncio.Condition | None = None
@@ -321,6 +324,10 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
             return await super()._handle(request)  # discovery: /api, /apis, /apis/g/v, /version
         self._record(request)
         try:
+            injected = self.faults.get((request.method.value, resource.plural))
+            if injected:
+                code = injected.pop(0)
+                raise ApiStatus(code, "InternalError", f"injected failure ({code}) for the test")
             spec = self._spec_for(request)
             if request.action == kmock.action.WATCH:
                 return await super()._handle(request)
@@ -553,6 +560,10 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
                 return
 
     # -- direct access for tests (same event loop) --
+
+    def fail_next(self, method: str, plural: str, *codes: int) -> None:
+        """Answer the next ``len(codes)`` ``method`` requests on ``plural`` with these statuses."""
+        self.faults.setdefault((method, plural), []).extend(codes)
 
     async def put_object(self, spec: ResourceSpec, obj: dict[str, Any]) -> dict[str, Any]:
         request = rendering.Request(method="POST", data=obj, namespace=obj["metadata"].get("namespace"))

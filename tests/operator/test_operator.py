@@ -367,6 +367,27 @@ def test_invalid_spec_is_reported_without_a_crash_loop(cluster: Cluster, operato
     assert "Traceback" not in runner.output.split("InvalidSpec")[0]
 
 
+def test_backoff_doubles_from_the_configured_delay_up_to_the_cap() -> None:
+    from voicestack_operator.handlers import backoff
+    from voicestack_operator.settings import MAX_RETRY_SECONDS
+
+    assert [backoff(retry) for retry in range(4)] == [1.0, 2.0, 4.0, 8.0]  # VOICESTACK_RETRY_SECONDS=1 here
+    assert backoff(30) == MAX_RETRY_SECONDS
+
+
+def test_api_errors_are_retried_until_they_pass(cluster: Cluster, operator: Operator) -> None:
+    cluster.emulator.fail_next("POST", "deployments", 503, 500, 503)
+    with operator() as runner:
+        cluster.create(stack())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="children despite three failed creates")
+        settle(cluster)
+    posts = [c for c in cluster.emulator.calls if (c.method, c.plural) == ("POST", "deployments")]
+    assert len(posts) == 4, "three refused, the fourth created it"
+    assert "Kubernetes API: HTTP 503" in runner.output  # Kopf's TemporaryError, retried with a delay
+    assert len(cluster.list("Deployment")) == 1
+    assert condition(cluster, "Ready").get("reason") != "InvalidSpec"
+
+
 def test_restart_makes_no_duplicates_and_no_writes(cluster: Cluster, operator: Operator) -> None:
     with operator():
         cluster.create(stack(spec=VOICE_SPEC))
