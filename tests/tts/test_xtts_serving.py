@@ -162,6 +162,18 @@ def test_cloning_from_stereo_flac_and_configmap_links(xtts: TtsClient) -> None:
         assert result.duration > 0.5
 
 
+def test_conditioning_latents_are_computed_once_per_voice(xtts: TtsClient) -> None:
+    def computed() -> int:
+        return xtts.server.log().count("voice duo: conditioning latents in")
+
+    for _ in range(2):
+        assert xtts.stream({"text": "Hi.", "voice": "duo", "language": "en"}).status == 200
+    once = computed()
+    assert once == 1, xtts.server.log()[-3000:]
+    assert xtts.stream({"text": "Again.", "voice": "duo", "language": "en"}).status == 200
+    assert computed() == once  # cached by the samples' content hash
+
+
 def test_voice_added_changed_removed_without_restart(xtts: TtsClient, voices_dir: Path) -> None:
     before = xtts.stream({"text": "Hello.", "voice": "newcomer", "language": "en"})
     assert before.status == 400 and "unknown voice 'newcomer'" in before.json()["error"]
