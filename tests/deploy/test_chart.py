@@ -305,6 +305,25 @@ def test_network_policies(chart: helm.Chart) -> None:
     assert len(sources) == 2
 
 
+def test_router_policy_lets_the_helm_test_pod_in(chart: helm.Chart) -> None:
+    """With routerFrom set, the routers' policy still admits this release's test pod (for helm test)."""
+    for values in (values_all(), {**values_all(), "tests": {"enabled": False}}):
+        objs = objects(render(chart, values))
+        routers = next(
+            p for p in by_kind(objs, "NetworkPolicy") if p["metadata"]["name"].endswith("-routers")
+        )
+        peers = routers["spec"]["ingress"][0]["from"]
+        pods = by_kind(objs, "Pod")
+        same_namespace = [p["podSelector"]["matchLabels"] for p in peers if set(p) == {"podSelector"}]
+        admitted = [
+            pod
+            for pod in pods
+            if any(selector.items() <= pod["metadata"]["labels"].items() for selector in same_namespace)
+        ]
+        assert admitted == pods, "the helm test pod is admitted exactly when it is rendered"
+    assert len(values_all()["networkPolicy"]["routerFrom"]) == 2  # the user's peers are kept as they are
+
+
 # ---- helm test and NOTES -------------------------------------------------------------------------
 
 
