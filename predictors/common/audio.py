@@ -53,7 +53,8 @@ def decode_audio(source: AudioSource, sample_rate: int = 16000) -> DecodedAudio:
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
-    file, head = _open_source(source)
+    file, head, size = _open_source(source)
+    _check_wav_length(head, size)
     try:
         container = av.open(file, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
@@ -101,28 +102,73 @@ def decode_pcm_s16le(
     return DecodedAudio(pcm, sample_rate)
 
 
-def _open_source(source: AudioSource) -> tuple[BinaryIO | str, bytes]:
-    """A file object (or path) PyAV can read, and the first bytes for format sniffing."""
+def _open_source(source: AudioSource) -> tuple[BinaryIO | str, bytes, int | None]:
+    """A file object (or path) PyAV can read, its first bytes for format sniffing, and its size in bytes
+    (None when a file object cannot tell)."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         if not data:
             raise AudioDecodeError("the audio is empty (0 bytes)")
-        return io.BytesIO(data), data[:8192]
+        return io.BytesIO(data), data[:8192], len(data)
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         if not path.is_file():
             raise AudioDecodeError(f"audio file not found: {path}")
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise AudioDecodeError(f"the audio file is empty: {path}")
         with path.open("rb") as handle:
             head = handle.read(8192)
-        return str(path), head
+        return str(path), head, size
     position = source.tell()
     head = source.read(8192)
+    try:
+        remaining: int | None = source.seek(0, io.SEEK_END) - position
+    except (OSError, ValueError):
+        remaining = None
     source.seek(position)
     if not head:
         raise AudioDecodeError("the audio is empty (0 bytes)")
-    return source, head
+    return source, head, remaining
+
+
+def _wav_data_seconds(head: bytes, size: int | None) -> tuple[float, float] | None:
+    """(declared, present) seconds of a RIFF/WAVE file's ``data`` chunk, from its header and the file size.
+
+    None when unknown: not a plain RIFF WAVE, a header beyond ``head``, or a size placeholder (0 or
+    0xFFFFFFFF, what a writer that cannot seek back, e.g. ffmpeg into a pipe, leaves).
+    """
+    if size is None or len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    position, byte_rate = 12, 0
+    while position + 8 <= len(head):
+        chunk, length = (
+            head[position : position + 4],
+            int.from_bytes(head[position + 4 : position + 8], "little"),
+        )
+        body = position + 8
+        if chunk == b"fmt " and body + 12 <= len(head):
+            byte_rate = int.from_bytes(head[body + 8 : body + 12], "little")
+        elif chunk == b"data":
+            if not byte_rate or length in (0, 0xFFFFFFFF):
+                return None
+            present = min(max(size - body, 0), length)
+            return length / byte_rate, present / byte_rate
+        position = body + length + (length & 1)
+    return None
+
+
+def _check_wav_length(head: bytes, size: int | None) -> None:
+    """A WAV whose data chunk is cut short: FFmpeg decodes what is there without complaint."""
+    seconds = _wav_data_seconds(head, size)
+    if seconds is None:
+        return
+    declared, present = seconds
+    if declared - present > max(_TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_RATIO * declared):
+        raise AudioDecodeError(
+            f"the audio is truncated: the file holds only {present:.2f} s of the {declared:.2f} s its "
+            "WAV header declares"
+        )
 
 
 def _declared_duration(

@@ -107,6 +107,9 @@ def media(tmp_path_factory: pytest.TempPathFactory, jfk_flac: Path) -> dict[str,
     data = jfk_flac.read_bytes()
     paths["truncated"] = out / "truncated.flac"
     paths["truncated"].write_bytes(data[: len(data) // 2])
+    wav = asset("audio/en/jfk.wav").read_bytes()
+    paths["truncated-wav"] = out / "truncated.wav"  # its header still declares 11 s
+    paths["truncated-wav"].write_bytes(wav[: len(wav) // 2])
     paths["not-audio"] = out / "notes.txt"
     paths["not-audio"].write_text("This is a text file, not audio.\n" * 20)
     return paths

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,7 @@ def test_raw_pcm_is_read_as_s16le_mono() -> None:
     ("key", "message"),
     [
         ("truncated", "truncated"),
+        ("truncated-wav", "holds only 5.50 s of the 11.00 s its WAV header declares"),
         ("not-audio", "not a readable audio or video file"),
         ("video-only", "no audio track"),
     ],
@@ -68,3 +70,19 @@ def test_empty_inputs_are_refused() -> None:
         decode_pcm_s16le(b"")
     with pytest.raises(AudioDecodeError, match="multiple of 2 bytes"):
         decode_pcm_s16le(b"\x00\x01\x02")
+
+
+def test_wav_truncation_is_checked_for_every_source(media: dict[str, Path]) -> None:
+    """Bytes, a path and a file object are all checked; a WAV written to a pipe (no sizes) is not."""
+    path = media["truncated-wav"]
+    for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
+        with pytest.raises(AudioDecodeError, match="truncated"):
+            decode_audio(source)  # type: ignore[arg-type]
+    whole = asset("audio/en/jfk.wav").read_bytes()
+    assert decode_audio(whole[: int(len(whole) * 0.99)]).duration == pytest.approx(10.89, abs=0.01)
+    piped = bytearray(whole)
+    piped[4:8] = b"\xff\xff\xff\xff"  # RIFF size unknown
+    data_at = piped.index(b"data")
+    piped[data_at + 4 : data_at + 8] = b"\xff\xff\xff\xff"  # data size unknown
+    half = bytes(piped[: len(piped) // 2])
+    assert decode_audio(half).duration == pytest.approx(5.5, abs=0.05)

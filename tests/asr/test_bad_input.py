@@ -14,6 +14,7 @@ from tests.asr.client import AsrClient
     ("key", "message"),
     [
         ("truncated", "truncated"),
+        ("truncated-wav", "truncated"),
         ("not-audio", "not a readable audio or video file"),
         ("video-only", "no audio track"),
     ],
