@@ -98,6 +98,7 @@ def test_spec_changes_rewrite_only_what_changed(cluster: Cluster, operator: Oper
         wait_for(lambda: existing(cluster) == CHILDREN, what="children")
         settle(cluster)
 
+        before = {kind: condition(cluster, kind) for kind in ("Ready", "AsrReady", "TtsReady", "RouterReady")}
         mark = cluster.mark()
         cluster.patch("VoiceStack", "demo", {"spec": {"asr": {"model": "small"}}})
         wait_for(
@@ -105,6 +106,11 @@ def test_spec_changes_rewrite_only_what_changed(cluster: Cluster, operator: Oper
         )
         settle(cluster)
         assert written(cluster, mark) == [("PATCH", "inferenceservices", "demo-asr")]
+        assert cluster.get("VoiceStack", "demo")["status"]["observedGeneration"] == 2  # type: ignore[index]
+        for kind, old in before.items():  # every condition observed generation 2; none changed status
+            now = condition(cluster, kind)
+            assert (now["observedGeneration"], now["status"]) == (2, old["status"]), kind
+            assert now["lastTransitionTime"] == old["lastTransitionTime"], kind
 
         mark = cluster.mark()
         cluster.patch("VoiceStack", "demo", {"spec": {"router": {"replicas": 3}}})

@@ -1,4 +1,4 @@
-"""The XTTS-v2 licence hint on TtsReady (pure: status.licence_hint)."""
+"""Conditions in the Kubernetes convention, their Events, and the XTTS-v2 licence hint (pure functions)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,37 @@ def test_unready_xtts_v2_without_acceptance_gets_a_hint(model: str) -> None:
 )
 def test_no_hint(section: dict[str, Any], state: status.State) -> None:
     assert status.licence_hint(section, state) == state
+
+
+def test_conditions_follow_the_kubernetes_convention() -> None:
+    """lastTransitionTime moves only when the status does; observedGeneration always follows the spec."""
+    waiting = {"Ready": status.State("False", "AsrNotReady", "loading"), "AsrReady": NOT_READY}
+    first = status.conditions(waiting, [], 1, "2026-01-01T00:00:00Z")
+    assert [c["type"] for c in first] == ["Ready", "AsrReady"]  # in CONDITION_TYPES order
+    assert all(set(c) == {"type", "status", "reason", "message", "lastTransitionTime", "observedGeneration"}
+               for c in first)  # fmt: skip
+
+    same_status = {"Ready": status.State("False", "AsrNotReady", "still loading"), "AsrReady": NOT_READY}
+    second = status.conditions(same_status, first, 2, "2026-01-01T00:05:00Z")
+    assert [c["lastTransitionTime"] for c in second] == ["2026-01-01T00:00:00Z"] * 2
+    assert [c["observedGeneration"] for c in second] == [2, 2]
+    assert second[0]["message"] == "still loading"
+    assert status.transitions(first, second) == [], "a new message alone is no transition (no Event)"
+
+    ready = {"Ready": status.State("True", "Ready", "serving"), "AsrReady": NOT_READY}
+    third = status.conditions(ready, second, 2, "2026-01-01T00:09:00Z")
+    assert third[0]["lastTransitionTime"] == "2026-01-01T00:09:00Z"
+    assert third[1]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    assert [c["type"] for c in status.transitions(second, third)] == ["Ready"]
+
+    other_reason = {**ready, "AsrReady": status.State("False", "RevisionFailed", "exited")}
+    fourth = status.conditions(other_reason, third, 2, "2026-01-01T00:10:00Z")
+    assert fourth[1]["lastTransitionTime"] == "2026-01-01T00:00:00Z", (
+        "same status, new reason: no transition time"
+    )
+    assert [c["type"] for c in status.transitions(third, fourth)] == ["AsrReady"], (
+        "but an Event for the reason"
+    )
+
+    only_ready = status.conditions({"Ready": status.State("False", "InvalidSpec", "bad")}, fourth, 3, "t")
+    assert [c["type"] for c in only_ready] == ["Ready", "AsrReady"], "unreported conditions are kept"
