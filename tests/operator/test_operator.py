@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kopf.testing import KopfRunner
 
-from tests.operator.cluster import Cluster, wait_for, wav_base64
+from tests.operator.cluster import ISVCS, Cluster, wait_for, wav_base64
 from tests.operator.specs import stack
 
 Operator = Callable[..., contextlib.AbstractContextManager[KopfRunner]]
@@ -418,3 +418,11 @@ def test_without_kserve_a_condition_says_so(cluster: Cluster, operator: Operator
         assert condition(cluster, "Ready")["reason"] == "KServeMissing"
         assert "install KServe" in condition(cluster, "Ready")["message"]
         wait_for(lambda: cluster.get("Deployment", "demo-router"), what="the router still deployed")
+
+        async def install_kserve() -> None:  # KServe's CRDs appear later: the operator catches up by itself
+            cluster.emulator.add_resource(ISVCS)
+
+        cluster.call(install_kserve())
+        wait_for(lambda: existing(cluster) == CHILDREN, what="InferenceServices once KServe is installed")
+        wait_for(lambda: condition(cluster, "AsrReady").get("reason") not in (None, "KServeMissing"))
+        assert condition(cluster, "Ready")["reason"] != "KServeMissing"
