@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
 from router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
+from router.body_limits import JsonBodyLimitMiddleware
 from router.errors import ApiError, install_error_handlers
 from router.request_context import REQUEST_ID
 from router.settings import RouterSettings, load_settings
@@ -187,6 +188,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestIdMiddleware)
 
     for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):

@@ -57,6 +57,8 @@ class RouterSettings(BaseSettings):
     max_upload_mb: float = Field(25, gt=0)
     max_bazarr_upload_mb: float = Field(2048, gt=0)
     max_input_chars: int = Field(4096, gt=0)
+    # JSON bodies (speech, voices) are refused past this size before they are parsed.
+    max_json_body_bytes: int = Field(1024 * 1024, gt=0)
     request_timeout_seconds: float = Field(600, gt=0)
     voice_store: Literal["directory", "configmap"] = "directory"
     voices_dir: Path | None = None

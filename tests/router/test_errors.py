@@ -42,3 +42,22 @@ def test_speech_body_must_be_json(client: TestClient) -> None:
     response = client.post("/v1/audio/speech", data={"model": "tts-1", "input": "Hi.", "voice": "alloy"})
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_oversized_json_body_is_refused_before_parsing(client: TestClient) -> None:
+    huge = b'{"model": "tts-1", "voice": "alloy", "input": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    response = client.post("/v1/audio/speech", content=huge, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
+
+
+def test_oversized_chunked_json_body_is_refused_while_reading(client: TestClient) -> None:
+    def pieces() -> Iterator[bytes]:
+        yield b'{"model": "tts-1", "voice": "alloy", "input": "'
+        for _ in range(40):
+            yield b"a" * 65536  # 2.5 MiB in all, with no Content-Length
+        yield b'"}'
+
+    response = client.post("/v1/audio/speech", content=pieces(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"
