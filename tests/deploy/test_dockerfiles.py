@@ -38,7 +38,8 @@ IMAGES = {
 def instructions(name: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
     text = (ROOT / "docker" / f"{name}.Dockerfile").read_text()
-    logical = re.sub(r"\\\n", " ", "\n".join(l for l in text.splitlines() if not l.lstrip().startswith("#")))  # noqa: E741
+    kept = (line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    logical = re.sub(r"\\\n", " ", "\n".join(kept))
     found = []
     for line in logical.splitlines():
         if line.strip():
