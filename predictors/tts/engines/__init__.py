@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 from predictors.tts.engines.base import TtsEngine, VoiceChoice
 from predictors.tts.settings import EngineSettings
@@ -44,11 +46,28 @@ def _local_model(path: Path) -> tuple[Path, Path]:
     return checkpoints[0], config
 
 
+COQUI_NAME = re.compile(r"^(tts_models|vocoder_models|voice_conversion_models)/[^/]+/[^/]+/[^/]+$")
+
+
+def _known(manager: Any, model_name: str) -> bool:
+    """Whether coqui-tts has ``model_name`` in its catalogue (Fairseq names are generated, any language)."""
+    kind, language, dataset, model = model_name.split("/")
+    if dataset == "fairseq":
+        return kind == "tts_models"
+    catalogue = manager.models_dict
+    return model in catalogue.get(kind, {}).get(language, {}).get(dataset, {})
+
+
 def _download(model_name: str) -> tuple[Path, Path]:
     """A coqui-tts model by name through its ModelManager (cached in its user data folder)."""
     from TTS.utils.manage import ModelManager
 
     manager = ModelManager(progress_bar=False)
+    if not _known(manager, model_name):
+        raise ValueError(
+            f"unknown coqui-tts model {model_name!r}: use a name from `tts --list_models` (e.g. "
+            f"tts_models/multilingual/multi-dataset/xtts_v2) or a local model directory"
+        )
     try:
         model_path, config_path, _ = manager.download_model(model_name)
     except (EOFError, OSError) as exc:
@@ -57,7 +76,12 @@ def _download(model_name: str) -> tuple[Path, Path]:
                 f"{model_name} is under the Coqui Public Model License (non-commercial); set "
                 "COQUI_TOS_AGREED=1 to accept it and download"
             ) from exc
-        raise
+        # requests' ConnectionError and huggingface_hub's LocalEntryNotFoundError are OSErrors
+        reason = " ".join(str(exc).split())[:500]
+        raise RuntimeError(
+            f"coqui-tts model {model_name!r} is not in the cache {manager.output_prefix} and could not be "
+            f"downloaded: {type(exc).__name__}: {reason}"
+        ) from exc
     model_path = Path(model_path)
     config = Path(config_path) if config_path else model_path / "config.json"
     return model_path, config
@@ -68,8 +92,13 @@ def create_engine(settings: EngineSettings) -> TtsEngine:
     local = Path(os.path.expanduser(settings.model))
     if local.exists():
         checkpoint, config = _local_model(local)
-    else:
+    elif COQUI_NAME.match(settings.model):
         checkpoint, config = _download(settings.model)
+    else:
+        raise FileNotFoundError(
+            f"{settings.model!r} is neither a local model directory or checkpoint nor a coqui-tts model "
+            "name (tts_models/<language>/<dataset>/<model>)"
+        )
     kind = json.loads(config.read_text(encoding="utf-8")).get("model", "")
     log.info("loading %s model %s on %s", kind or "coqui", settings.model, device)
     if kind == "xtts":
