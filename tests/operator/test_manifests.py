@@ -508,3 +508,29 @@ def test_router_command_line_and_probes_are_the_routers_own() -> None:
         get = container[probe]["httpGet"]
         assert get["port"] == port["name"], probe
         assert matching_routes(app, get["path"]), f"{get['path']}: not a route of the router"
+
+
+def restricted_problems(pod: dict[str, Any]) -> list[str]:
+    """Where a pod spec breaks Pod Security Standards "restricted" (the checks that apply to it)."""
+    problems = []
+    pod_security = pod.get("securityContext", {})
+    for container in pod["containers"]:
+        security = container.get("securityContext", {})
+        name = container["name"]
+        if security.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation not false")
+        if security.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{name}: capabilities not dropped")
+        if not security.get("runAsNonRoot", pod_security.get("runAsNonRoot")):
+            problems.append(f"{name}: runAsNonRoot not true")
+        seccomp = security.get("seccompProfile", pod_security.get("seccompProfile", {}))
+        if seccomp.get("type") not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: no RuntimeDefault seccomp profile")
+    return problems
+
+
+@pytest.mark.parametrize("label", list(SPECS))
+def test_every_pod_meets_the_restricted_pod_security_standard(label: str) -> None:
+    pods = pod_specs(build(SPECS[label]))
+    assert set(pods) >= {"router", "asr"}
+    assert [problem for pod in pods.values() for problem in restricted_problems(pod)] == []

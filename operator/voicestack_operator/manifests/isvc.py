@@ -6,6 +6,7 @@ docs/operator.md, "Why no ServingRuntime".
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from voicestack_operator.images import Images
@@ -112,6 +113,16 @@ def probes(model_name: str) -> dict[str, Any]:
     }
 
 
+# Pod Security Standards "restricted" (the predictor images run as 10001): the predictors start in namespaces
+# that enforce it, like the router. Pod-level only what also suits KServe's own containers (seccomp).
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+}
+POD_SECURITY: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def scheduling(section: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key in ("nodeSelector", "tolerations", "affinity"):
@@ -160,6 +171,7 @@ def inference_service(
         "ports": [{"name": "http1", "containerPort": PORT, "protocol": "TCP"}],
         "env": merge_env(generated_env, section.get("env", [])),
         **probes(model_name),
+        "securityContext": copy.deepcopy(CONTAINER_SECURITY),
     }
     resources = container_resources(section["resources"])
     if resources:
@@ -168,6 +180,7 @@ def inference_service(
         "minReplicas": section["minReplicas"],
         "maxReplicas": section["maxReplicas"],
         **scheduling(section),
+        "securityContext": copy.deepcopy(POD_SECURITY),
         "containers": [container],
     }
     if images.pull_secrets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from typing import Any
 
@@ -9,7 +10,14 @@ import yaml
 
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels
-from voicestack_operator.manifests.isvc import MODEL_NAMES, container_resources, merge_env, scheduling
+from voicestack_operator.manifests.isvc import (
+    CONTAINER_SECURITY,
+    MODEL_NAMES,
+    POD_SECURITY,
+    container_resources,
+    merge_env,
+    scheduling,
+)
 
 PORT = 8000
 SERVICE_PORT = 80
@@ -93,18 +101,14 @@ def deployment(
         "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**alive, "initialDelaySeconds": 10, "periodSeconds": 20, "failureThreshold": 3},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
-        },
+        "securityContext": copy.deepcopy(CONTAINER_SECURITY),
     }
     if resources:
         container["resources"] = resources
     selector = labels.selector_labels(stack, COMPONENT)
     pod_spec: dict[str, Any] = {
         "serviceAccountName": labels.router_name(stack),
-        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": copy.deepcopy(POD_SECURITY),
         **scheduling(router),
         "containers": [container],
         "volumes": [{"name": "config", "configMap": {"name": labels.router_name(stack)}}],
