@@ -346,10 +346,13 @@ def tts_schema() -> Schema:
                 "x-kubernetes-list-type": "map",
                 "x-kubernetes-list-map-keys": ["name"],
             },
-            "voiceAliases": string_map(
-                "OpenAI voice names (alloy, echo, fable, onyx, nova, shimmer, …) mapped to voice names.",
-                maxProperties=32,
-            ),
+            "voiceAliases": {
+                **string_map(
+                    "OpenAI voice names (alloy, echo, fable, onyx, nova, shimmer, …) mapped to voice names.",
+                    maxProperties=32,
+                ),
+                "additionalProperties": {"type": "string", "minLength": 1},  # the operator refuses "" too
+            },
         },
         default={},
         **{"x-kubernetes-validations": [min_max_rule()]},

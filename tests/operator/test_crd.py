@@ -240,6 +240,7 @@ def test_operator_rejects_bad_inline_samples() -> None:
         ({"tts": {"voices": [{"name": "bad name", "data": "UklGRg=="}]}}, "voices/0/name"),
         ({"router": {"serviceType": "ExternalName"}}, "serviceType"),
         ({"tts": {"acceptModelLicense": "yes"}}, "acceptModelLicense"),
+        ({"tts": {"voiceAliases": {"alloy": ""}}}, "voiceAliases/alloy"),  # the operator refuses it too
     ],
 )
 def test_schema_rejects(spec: dict[str, Any], fragment: str) -> None:
