@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,9 +12,8 @@ from kopf.testing import KopfRunner
 from tests.operator.cluster import Cluster, emulated_cluster
 from tests.operator.rbac import RULES_FILE, uncovered
 
-# Read when the handlers module is imported (the timer's interval): before any test imports the operator.
-os.environ["VOICESTACK_RESYNC_SECONDS"] = "1"
-os.environ["VOICESTACK_RETRY_SECONDS"] = "1"
+# The operator's fast test timing (1 s resync and retry) is set in tests/conftest.py: the timer's interval is
+# read when the handlers are imported, and other suites (tests/deploy) import the operator package first.
 
 
 @pytest.fixture()
