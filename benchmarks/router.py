@@ -13,18 +13,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.router.conftest import pcm16k
 from tests.router.test_large_body import multipart_stream
 from tests.support.assets import asset
+from tests.support.media import pcm16_wav, watch_rss
 from tests.support.servers import ServerProcess, free_port
 
 
@@ -57,13 +56,13 @@ def timed_posts(url: str, pcm: bytes, count: int, via_router: bool) -> list[floa
             if via_router:
                 response = client.post(
                     f"{url}/v1/audio/transcriptions",
-                    files={"file": ("a.pcm", pcm_wav(pcm))},
+                    files={"file": ("a.pcm", pcm16_wav(pcm))},
                     data={"model": "whisper-1", "temperature": "0"},
                 )
             else:
                 response = client.post(
                     f"{url}/v1/models/whisper:predict",
-                    content=pcm_wav(pcm),
+                    content=pcm16_wav(pcm),
                     headers={
                         "Content-Type": "application/x-voicestack-audio",
                         "X-VoiceStack-Options": '{"temperature": 0}',
@@ -72,19 +71,6 @@ def timed_posts(url: str, pcm: bytes, count: int, via_router: bool) -> list[floa
             response.raise_for_status()
             times.append(time.perf_counter() - started)
     return times
-
-
-def pcm_wav(pcm: bytes) -> bytes:
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def asr_overhead(args: argparse.Namespace) -> None:
@@ -153,40 +139,26 @@ def relay_memory(args: argparse.Namespace) -> None:
     stub.wait_http(stub_url + "/v2/health/ready")
     router, router_url = start("router", env={"ROUTER_ASR_URLS": stub_url}, ready="/health")
     try:
-        process = psutil.Process(router.process.pid)
-        baseline = process.memory_info().rss
-        peak = baseline
-        done = threading.Event()
-
-        def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, process.memory_info().rss)
-                time.sleep(0.02)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
         size = args.body_mb * 1024 * 1024
         body, length = multipart_stream("bench-boundary", size)
-        started = time.perf_counter()
-        response = httpx.post(
-            f"{router_url}/asr",
-            params={"encode": "false", "output": "srt"},
-            content=body,
-            headers={
-                "Content-Type": "multipart/form-data; boundary=bench-boundary",
-                "Content-Length": str(length),
-            },
-            timeout=httpx.Timeout(10, read=None),
-        )
-        elapsed = time.perf_counter() - started
-        done.set()
-        sampler.join()
+        with watch_rss(router.process.pid) as rss:
+            started = time.perf_counter()
+            response = httpx.post(
+                f"{router_url}/asr",
+                params={"encode": "false", "output": "srt"},
+                content=body,
+                headers={
+                    "Content-Type": "multipart/form-data; boundary=bench-boundary",
+                    "Content-Length": str(length),
+                },
+                timeout=httpx.Timeout(10, read=None),
+            )
+            elapsed = time.perf_counter() - started
         response.raise_for_status()
         print(f"Bazarr relay, {args.body_mb} MB encode=false body to CountingAsrPredictorStub")
-        grew = (peak - baseline) / 2**20
         print(
-            f"  router RSS {baseline / 2**20:.0f} MiB before, peak {peak / 2**20:.0f} MiB (+{grew:.1f} MiB)"
+            f"  router RSS {rss.baseline / 2**20:.0f} MiB before, peak {rss.peak / 2**20:.0f} MiB "
+            f"(+{rss.grew_mib:.1f} MiB)"
         )
         print(f"  {elapsed:.2f} s, {args.body_mb / elapsed:.0f} MB/s")
     finally:

@@ -20,6 +20,7 @@ import yaml
 from tests.operator.apiserver_emulator import WRITE_METHODS, ApiServerEmulator, Recorded, ResourceSpec
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors
+from tests.support.media import pcm16_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 VOICESTACK_CRD = ROOT / "crds" / "voicestack.io_voicestacks.yaml"
@@ -198,16 +199,7 @@ def emulated_cluster(tmp: Path, *, kserve: bool = True) -> Iterator[Cluster]:
 
 
 def wav_bytes(seconds: float = 0.1, rate: int = 16000) -> bytes:
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(b"\x00\x00" * int(seconds * rate))
-    return buffer.getvalue()
+    return pcm16_wav(b"\x00\x00" * int(seconds * rate), rate)
 
 
 def wav_base64(seconds: float = 0.1) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import openai
 import pytest
 
 from tests.support.assets import asset
+from tests.support.media import pcm16_wav
 from tests.support.servers import ServerProcess, free_port
 
 ASR_MODEL = "faster-whisper-ct2-micro-random"
@@ -140,9 +140,5 @@ def short_pcm() -> bytes:
 @pytest.fixture(scope="session")
 def short_wav(tmp_path_factory: pytest.TempPathFactory, short_pcm: bytes) -> Path:
     path = tmp_path_factory.mktemp("clips") / "jfk_short.wav"
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(short_pcm)
+    path.write_bytes(pcm16_wav(short_pcm))
     return path

@@ -17,6 +17,7 @@ import requests
 
 from tests.router.conftest import API_KEY, Running, pcm16k, start_asr, start_router
 from tests.support.assets import asset
+from tests.support.media import pcm16_wav
 
 
 @pytest.fixture(scope="module")
@@ -83,24 +84,11 @@ def test_predictor_busy_503_for_openai_and_bazarr_waits(
         first = pool.submit(_bazarr, asr_router.url, long_pcm)
         _wait_for(lambda: _predictor_active(asr_predictor) == 1)  # the predictor is working on it
         with pytest.raises(openai.InternalServerError) as busy:
-            client.audio.transcriptions.create(model="whisper-1", file=("a.wav", short_pcm_wav(short_pcm)))
+            client.audio.transcriptions.create(model="whisper-1", file=("a.wav", pcm16_wav(short_pcm)))
         assert busy.value.status_code == 503 and busy.value.response.headers["retry-after"]
         waiting: Future[requests.Response] = pool.submit(_bazarr, asr_router.url, short_pcm)
         assert first.result(timeout=120).status_code == 200
         assert waiting.result(timeout=120).status_code == 200
-
-
-def short_pcm_wav(pcm: bytes) -> bytes:
-    import io
-    import wave
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(pcm)
-    return buffer.getvalue()
 
 
 def test_killed_predictor_gives_503_and_the_router_recovers(long_pcm: bytes, short_pcm: bytes) -> None:
@@ -113,7 +101,7 @@ def test_killed_predictor_gives_503_and_the_router_recovers(long_pcm: bytes, sho
         killer.start()
         started = time.monotonic()
         with pytest.raises(openai.InternalServerError) as gone:
-            client.audio.transcriptions.create(model="whisper-1", file=("long.wav", short_pcm_wav(long_pcm)))
+            client.audio.transcriptions.create(model="whisper-1", file=("long.wav", pcm16_wav(long_pcm)))
         assert gone.value.status_code == 503 and time.monotonic() - started < 30
         assert gone.value.body["code"] == "backend_unavailable"  # type: ignore[index]
         assert gone.value.response.headers["retry-after"] == "2"
@@ -122,7 +110,7 @@ def test_killed_predictor_gives_503_and_the_router_recovers(long_pcm: bytes, sho
         predictor = start_asr(port)  # back on the same address
         _wait_for(lambda: httpx.get(f"{router.url}/health").status_code == 200, timeout=30)
         result = client.audio.transcriptions.create(
-            model="whisper-1", file=("short.wav", short_pcm_wav(short_pcm)), temperature=0
+            model="whisper-1", file=("short.wav", pcm16_wav(short_pcm)), temperature=0
         )
         assert isinstance(result.text, str)
     finally:

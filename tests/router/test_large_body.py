@@ -7,15 +7,13 @@ server that only counts bytes: 200 MB of PCM is 100 minutes of audio, and what i
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
-import psutil
 import pytest
 
 from tests.router.conftest import Running, start_router
+from tests.support.media import watch_rss
 from tests.support.servers import ServerProcess, free_port
 
 BODY_BYTES = 200 * 1024 * 1024
@@ -60,22 +58,9 @@ def multipart_stream(boundary: str, size: int) -> tuple[Iterator[bytes], int]:
 
 
 def test_200_mb_body_with_flat_memory(stub_router: Running) -> None:
-    process = psutil.Process(stub_router.pid)
-    baseline = process.memory_info().rss
-    peak = baseline
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
     boundary = "voicestack-test-boundary"
     body, length = multipart_stream(boundary, BODY_BYTES)
-    try:
+    with watch_rss(stub_router.pid, interval=0.05) as rss:
         response = httpx.post(
             f"{stub_router.url}/asr",
             params={"encode": "false", "output": "json", "task": "transcribe", "language": "en"},
@@ -86,12 +71,9 @@ def test_200_mb_body_with_flat_memory(stub_router: Running) -> None:
             },
             timeout=httpx.Timeout(10, read=None),
         )
-    finally:
-        done.set()
-        sampler.join()
     assert response.status_code == 200, response.text
     result = json.loads(response.text)
     assert result["text"] == f" received {BODY_BYTES} bytes"
     assert result["segments"][0]["end"] == pytest.approx(BODY_BYTES / 32000, abs=0.01)
-    grew = (peak - baseline) / (1024 * 1024)
+    grew = rss.grew_mib
     assert grew < 40, f"router RSS grew by {grew:.0f} MiB while relaying {BODY_BYTES >> 20} MiB"

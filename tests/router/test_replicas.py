@@ -8,7 +8,6 @@ Which replica served what is read from each predictor's own ``voicestack_asr_req
 from __future__ import annotations
 
 import time
-import wave
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.router.conftest import ASR_MODEL, Running, pcm16k, start_router
 from tests.support.assets import asset
+from tests.support.media import pcm16_wav
 from tests.support.servers import ServerProcess, free_port
 
 
@@ -92,11 +92,7 @@ def two_replica_router(replicas: Replicas) -> Iterator[Running]:
 def long_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """About 2 minutes of speech (JFK 12 times): long enough to be in flight when a replica is killed."""
     path = tmp_path_factory.mktemp("long") / "jfk_x12.wav"
-    with wave.open(str(path), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(16000)
-        handle.writeframes(pcm16k(asset("audio/en/jfk.wav")).tobytes() * 12)
+    path.write_bytes(pcm16_wav(pcm16k(asset("audio/en/jfk.wav")).tobytes() * 12))
     return path
 
 
