@@ -11,7 +11,7 @@ from kserve import model_server
 from predictors.asr import stream_content_type
 from predictors.asr.settings import EngineSettings
 from predictors.common.options import ServingOptions
-from predictors.common.server import configure_logging, kserve_parser, serve
+from predictors.common.server import kserve_parser, serve
 
 log = logging.getLogger("predictors.asr")
 
@@ -30,17 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from predictors.asr.model import AsrModel  # heavy imports only once the flags are known to be good
 
-    configure_logging(args)
     model = AsrModel(args.model_name, serving, settings)
-    if serving.load_at_start:
-        try:
-            model.load()
-        except Exception as exc:
-            print(f"voicestack asr: cannot load model {settings.model!r}: {exc}", file=sys.stderr)
-            return 1
     stream_content_type.install(model_server.app)
-    serve(model, args)
-    return 0
+    return serve(model, args, f"voicestack asr: cannot load model {settings.model!r}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from typing import Any
 
 import kserve
@@ -101,15 +102,23 @@ def configure_logging(args: argparse.Namespace) -> None:
         ours.propagate = not ours.handlers
 
 
-def serve(model: ManagedModel, args: argparse.Namespace) -> None:
-    """Start KServe's model server for ``model`` (blocks until the server stops)."""
+def serve(model: ManagedModel, args: argparse.Namespace, load_failure: str) -> int:
+    """Start KServe's model server for ``model``; blocks until it stops, then returns the exit code.
+
+    When loading at start fails, prints ``load_failure: <reason>`` on stderr and returns 1 without serving.
+    """
     configure_logging(args)
     if args.http_host != "0.0.0.0":
         bind_rest_server(args.http_host)
     install_routes(model)
     if model.serving.load_at_start:
-        model.load()
+        try:
+            model.load()
+        except Exception as exc:
+            print(f"{load_failure}: {exc}", file=sys.stderr)
+            return 1
     server = kserve.ModelServer(
         http_port=args.http_port, grpc_port=args.grpc_port, enable_grpc=args.enable_grpc
     )
     server.start([model])
+    return 0

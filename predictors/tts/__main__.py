@@ -33,16 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     from predictors.tts.model import TtsModel
 
     model = TtsModel(args.model_name, serving, settings)
-    if serving.load_at_start:
-        try:
-            model.load()
-        except Exception as exc:
-            print(f"voicestack tts: cannot load model {settings.model!r}: {exc}", file=sys.stderr)
-            return 1
     routes.install(model)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    serve(model, args)
-    return 0
+    return serve(model, args, f"voicestack tts: cannot load model {settings.model!r}")
 
 
 if __name__ == "__main__":
