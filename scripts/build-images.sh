@@ -51,16 +51,13 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 # ---- tools -------------------------------------------------------------------------------------------------
-need_apt=()
-command -v docker >/dev/null 2>&1 || need_apt+=(docker.io)
+. scripts/lib/tools.sh
+need docker docker.io
+need dockerd docker.io  # the machine may ship the client without the engine
 if [ -z "${BASE_IMAGE:-}" ]; then
-  command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+  need debootstrap debootstrap
 fi
-if [ "${#need_apt[@]}" -gt 0 ]; then
-  log "installing apt packages: ${need_apt[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+apt_install_needed build-images
 export PATH="$PATH:/usr/sbin:/sbin"
 
 # ---- daemon ------------------------------------------------------------------------------------------------

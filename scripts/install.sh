@@ -10,18 +10,15 @@ cd "$(dirname "$0")/.."
 extras="${VOICESTACK_EXTRAS:-all,dev}"
 python="${PYTHON:-python3}"
 
-apt_wanted=(ffmpeg ${VOICESTACK_APT:-})
-apt_missing=()
-for pkg in "${apt_wanted[@]}"; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || apt_missing+=("$pkg")
+# Programs the stack and its tests run, each with the Debian package that provides it.
+. scripts/lib/tools.sh
+need ffmpeg ffmpeg    # openai-whisper's load_audio and the tests' media conversions run the ffmpeg binary
+need ffprobe ffmpeg
+for pkg in ${VOICESTACK_APT:-}; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || apt_needed+=("$pkg")
 done
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "install: apt packages ${apt_missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
-fi
+command -v "$python" >/dev/null 2>&1 && need_python_venv "$python"
+apt_install_needed install
 
 "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required")'
 [ -x .venv/bin/python ] || "$python" -m venv .venv
