@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.assets import asset, assets_root
+from voicestack.models import LOCAL_DEFAULTS, ModelCache, ModelPullError
 
 # The operator reads these when its handlers module is imported (a Kopf timer's interval is fixed then), and
 # any suite may import the operator package first (tests/deploy does): set them before all of them, here.
@@ -26,3 +27,14 @@ def assets() -> Path:
 @pytest.fixture(scope="session")
 def jfk_wav() -> Path:
     return asset("audio/en/jfk.wav")
+
+
+@pytest.fixture(scope="session")
+def real_models() -> dict[str, Path]:
+    """The real-weight models of the catalogue's local defaults (Whisper base, the Piper voice), pulled and
+    verified into the model cache (``VOICESTACK_MODELS_DIR``) on first use; reruns reuse it."""
+    cache = ModelCache()
+    try:
+        return {name: cache.pull(name).path for name in LOCAL_DEFAULTS.values()}
+    except ModelPullError as exc:
+        pytest.fail(str(exc), pytrace=False)

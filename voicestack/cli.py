@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tts": ("predictors.tts.__main__", "Coqui XTTS text-to-speech predictor (KServe)"),
     "router": ("router.__main__", "OpenAI- and Bazarr-compatible API in front of the predictors"),
     "operator": ("voicestack_operator.__main__", "Kopf operator for VoiceStack resources"),
+    "models": ("voicestack.models.cli", "List the model catalogue; pull and verify models into the cache"),
     "up": ("voicestack.up", "Run ASR, TTS and the router locally as separate processes"),
 }
 

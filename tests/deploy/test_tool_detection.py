@@ -1,9 +1,9 @@
 """The install steps of the README's commands detect the programs they will run, not a sibling of them.
 
-A machine image once shipped the Docker client without the engine: ``build-images.sh`` tested for ``docker``,
-never installed ``docker.io``, and every image test failed on a fresh machine. These tests run the real scripts
-with ``VOICESTACK_APT_DRY_RUN=1`` (they print what they would install and stop) on a PATH that holds exactly the
-programs a test chooses, so nothing is uninstalled and whatever this machine has installed cannot leak in.
+A machine image once shipped the Docker client without the engine: ``build-images.sh`` tested for
+``docker``, never installed ``docker.io``, and every image test failed on a fresh machine. These tests run the
+real scripts with ``VOICESTACK_APT_DRY_RUN=1`` (they print what they would install and stop) on a PATH that
+holds exactly the programs a test chooses, so nothing is uninstalled and what this machine has cannot leak in.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def test_dockerd_in_sbin_counts_as_installed(tmp_path: Path) -> None:
     ("present", "expected"),
     [({}, ["ffmpeg"]), ({"ffmpeg": "true"}, ["ffmpeg"]), ({"ffmpeg": "true", "ffprobe": "true"}, [])],
 )
-def test_install_wants_the_ffmpeg_programs(tmp_path: Path, present: dict[str, str], expected: list[str]) -> None:
+def test_install_wants_the_ffmpeg_programs(tmp_path: Path, present: dict, expected: list[str]) -> None:
     bin_dir = program_dir(tmp_path, present)
     assert apt_plan("install.sh", bin_dir, PYTHON=sys.executable) == expected
 

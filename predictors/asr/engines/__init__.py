@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from predictors.asr.engines.base import AsrEngine, DecodeOptions
 from predictors.asr.settings import EngineSettings
+from voicestack.models import CATALOGUE, resolve_model
 
 
 def create_engine(settings: EngineSettings, parallel: int = 1) -> AsrEngine:
-    """Load the configured engine (blocking); ``parallel`` is how many inferences may run at once."""
+    """Load the configured engine (blocking); ``parallel`` is how many inferences may run at once.
+
+    A model catalogue name (``whisper-base``) is pulled into the model cache first and loaded from there.
+    """
+    entry = CATALOGUE.get(settings.model)
+    if entry is not None and (entry.kind, entry.engine) != ("asr", settings.engine):
+        raise ValueError(
+            f"catalogue model {entry.name!r} is an {entry.kind} model for the {entry.engine} engine; "
+            f"the {settings.engine} engine cannot load it"
+        )
+    settings = replace(settings, model=resolve_model(settings.model))
     if settings.engine == "faster-whisper":
         from predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
 
