@@ -43,7 +43,7 @@ _AUDIO_FORM = {
 EncodeQuery = Annotated[
     bool,
     Query(
-        description="true: any container (decoded by the predictor); false: raw "
+        description="true: an audio or video file (decoded by the predictor); false: raw "
         "s16le 16 kHz mono PCM, as Bazarr sends"
     ),
 ]

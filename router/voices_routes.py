@@ -126,8 +126,8 @@ async def list_voices(request: Request) -> dict[str, Any]:
     },
 )
 async def create_voice(request: Request) -> dict[str, Any]:
-    """Store a reference sample (≤ 10 MiB, any audio format) as the voice `name`; the TTS predictor picks it
-    up without a restart (a directory locally, a ConfigMap in a cluster)."""
+    """Store a reference sample (≤ 10 MiB, an accepted audio container) as the voice `name`; the TTS
+    predictor picks it up without a restart (a directory locally, a ConfigMap in a cluster)."""
     store = _store(request)
     form = await read_multipart(request, max_file_bytes=MAX_SAMPLE_BYTES)
     try:

@@ -1,4 +1,4 @@
-"""Decode any audio or video container to float32 mono samples at a chosen rate, in-process with PyAV.
+"""Decode an audio or video file to float32 mono samples at a chosen rate, in-process with PyAV.
 
 PyAV (FFmpeg's libraries, in-process) was chosen over ffmpeg-python (an ``ffmpeg`` subprocess) by
 measurement: see ``docs/audio-decoding.md``. Every failure is an ``AudioDecodeError`` (a ``ValueError``)
