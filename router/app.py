@@ -103,7 +103,9 @@ def _install_backend_errors(app: FastAPI) -> None:
         assert isinstance(exc, BackendError)
         if exc.status in (400, 413, 415, 422):
             status = 400 if exc.status == 422 else exc.status
-            return ApiError(status, exc.message, code="invalid_request").response()
+            # A predictor's only 413 is the ASR duration limit (as in the router's own Bazarr PCM check).
+            code = "audio_too_long" if status == 413 else "invalid_request"
+            return ApiError(status, exc.message, code=code).response()
         return ApiError(502, f"The backend failed: {exc.message}", code="backend_error").response()
 
     app.add_exception_handler(BackendBusy, busy)

@@ -13,7 +13,8 @@ from router.errors import ApiError
 from router.multipart_stream import UploadedFile
 
 PCM_CONTENT_TYPE = "audio/pcm"  # raw s16le 16 kHz mono (Bazarr's encode=false)
-MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # any container ffmpeg knows
+PCM_BYTES_PER_SECOND = 2 * 16000
+MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # an accepted container (docs/audio-decoding.md)
 
 
 def options_header(options: dict[str, Any]) -> str:

@@ -43,7 +43,7 @@ _AUDIO_FORM = {
 EncodeQuery = Annotated[
     bool,
     Query(
-        description="true: any container (decoded by the predictor); false: raw "
+        description="true: an audio or video file (decoded by the predictor); false: raw "
         "s16le 16 kHz mono PCM, as Bazarr sends"
     ),
 ]
@@ -63,23 +63,39 @@ def _language(value: str | None) -> str | None:
     return code
 
 
+def _check_pcm(size: int, max_seconds: float) -> None:
+    """Raw s16le 16 kHz mono: its byte count is its duration, so a film too long is refused before it is
+    sent on (the predictor would refuse it too)."""
+    if size % 2:
+        raise ApiError(
+            400,
+            "encode=false expects raw s16le PCM: the byte count must be even.",
+            param="audio_file",
+            code="invalid_audio",
+        )
+    seconds = size / asr_client.PCM_BYTES_PER_SECOND
+    if seconds > max_seconds:
+        raise ApiError(
+            413,
+            f"The audio is too long: {size} bytes of 16 kHz PCM are {seconds:.1f} s; at most "
+            f"{max_seconds:g} s is accepted per request.",
+            param="audio_file",
+            code="audio_too_long",
+        )
+
+
 async def _run(request: Request, options: dict[str, Any], encode: bool) -> tuple[dict[str, Any], str]:
     settings = request.app.state.settings
     form = await read_multipart(request, max_file_bytes=settings.max_bazarr_upload_bytes)
     try:
         upload = asr_client.require_upload(form.files.get("audio_file"), "audio_file")
-        if not encode and upload.size % 2:
-            raise ApiError(
-                400,
-                "encode=false expects raw s16le PCM: the byte count must be even.",
-                param="audio_file",
-                code="invalid_audio",
-            )
+        if not encode:
+            _check_pcm(upload.size, settings.max_bazarr_audio_seconds)
         result = await asr_client.transcribe(
             request.app.state.asr,
             settings.asr_model_name,
             upload,
-            options,
+            {**options, "max_audio_seconds": settings.max_bazarr_audio_seconds},
             raw_pcm=not encode,
             http_timeout=bazarr_timeout(settings),
             wait=True,

@@ -56,6 +56,11 @@ class RouterSettings(BaseSettings):
     cors_origins: StrList = Field(default_factory=list, description="Explicit CORS origins; empty: none.")
     max_upload_mb: float = Field(25, gt=0)
     max_bazarr_upload_mb: float = Field(2048, gt=0)
+    # The longest audio a transcription may hold (sent to the ASR predictor, which caps it by its own).
+    max_audio_seconds: float = Field(2 * 3600, gt=0, description="OpenAI routes: longest audio, seconds.")
+    max_bazarr_audio_seconds: float = Field(
+        4 * 3600, gt=0, description="Bazarr routes (whole films): longest audio, seconds."
+    )
     max_input_chars: int = Field(4096, gt=0)
     # JSON bodies (speech, voices) are refused past this size before they are parsed.
     max_json_body_bytes: int = Field(1024 * 1024, gt=0)

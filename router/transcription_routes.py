@@ -173,6 +173,7 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
             "initial_prompt": (form.get("prompt") or None),
             "temperature": _temperature(form),
             "word_timestamps": True if "word" in granularities else None,
+            "max_audio_seconds": settings.max_audio_seconds,
         }
         pool = request.app.state.asr
         timeout = openai_timeout(settings)

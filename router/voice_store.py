@@ -72,9 +72,9 @@ def sample_extension(filename: str | None, content_type: str | None = None) -> s
     return by_type.get((content_type or "").split(";")[0].strip().lower(), ".wav")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class StoredVoice:
-    """A voice the store holds: its name and the sample's file name (``<voice>.<ext>``)."""
+    """A voice the store holds: its name and the sample's file name (``<voice>.<ext>``); sorts by name."""
 
     name: str
     filename: str

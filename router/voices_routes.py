@@ -15,6 +15,7 @@ from router.errors import ApiError
 from router.multipart_stream import read_multipart
 from router.timeouts import probe_timeout
 from router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
+from voicestack.media import UnacceptedFormat, open_input
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ async def list_voices(request: Request) -> dict[str, Any]:
     },
 )
 async def create_voice(request: Request) -> dict[str, Any]:
-    """Store a reference sample (≤ 10 MiB, any audio format) as the voice `name`; the TTS predictor picks it
-    up without a restart (a directory locally, a ConfigMap in a cluster)."""
+    """Store a reference sample (≤ 10 MiB, an accepted audio container) as the voice `name`; the TTS
+    predictor picks it up without a restart (a directory locally, a ConfigMap in a cluster)."""
     store = _store(request)
     form = await read_multipart(request, max_file_bytes=MAX_SAMPLE_BYTES)
     try:
@@ -154,13 +155,14 @@ async def create_voice(request: Request) -> dict[str, Any]:
 
 
 def _check_audio(data: bytes) -> None:
+    """An accepted container with an audio track, opened without letting FFmpeg open anything else."""
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with open_input(io.BytesIO(data)) as container:
             if not container.streams.audio:
                 raise ApiError(
                     400, "The sample has no audio track.", param="audio_sample", code="invalid_audio"
                 )
-    except av.FFmpegError as exc:
+    except (av.FFmpegError, UnacceptedFormat) as exc:
         raise ApiError(
             400, f"The sample is not a readable audio file: {exc}", param="audio_sample", code="invalid_audio"
         ) from exc

@@ -81,7 +81,7 @@ class AsrModel(ManagedModel[AsrEngine]):
 
     async def _decode(self, request: AudioRequest) -> DecodedAudio:
         started = time.perf_counter()
-        audio = await asyncio.to_thread(request.decode)
+        audio = await asyncio.to_thread(request.decode, self.settings.max_audio_seconds)
         metrics.DECODE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return audio
 

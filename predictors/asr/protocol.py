@@ -20,7 +20,14 @@ from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, to_http_parameters
 
 from predictors.asr.request_options import AsrOptions, parse_options
-from predictors.common.audio import AudioDecodeError, DecodedAudio, decode_audio, decode_pcm_s16le
+from predictors.common.audio import (
+    AudioDecodeError,
+    AudioTooLong,
+    DecodedAudio,
+    decode_audio,
+    decode_pcm_s16le,
+)
+from predictors.common.errors import PayloadTooLarge
 
 OPTIONS_HEADER = "x-voicestack-options"
 PCM_CONTENT_TYPES = {"audio/pcm", "audio/l16", "audio/x-raw"}
@@ -37,12 +44,18 @@ class AudioRequest:
     protocol: str  # v1-raw | v1-json | v2
     request_id: str | None = None
 
-    def decode(self) -> DecodedAudio:
-        """16 kHz mono samples; ``InvalidInput`` with the decoder's message when the audio is bad."""
+    def decode(self, server_limit: float) -> DecodedAudio:
+        """16 kHz mono samples; ``InvalidInput`` with the decoder's message when the audio is bad,
+        ``PayloadTooLarge`` (413) when it is longer than the caller's ``max_audio_seconds`` capped by the
+        server's ``server_limit``."""
+        requested = self.options.max_audio_seconds
+        limit = server_limit if requested is None else min(requested, server_limit)
         try:
             if self.pcm:
-                return decode_pcm_s16le(self.data, SAMPLE_RATE)
-            return decode_audio(self.data, SAMPLE_RATE)
+                return decode_pcm_s16le(self.data, SAMPLE_RATE, max_seconds=limit)
+            return decode_audio(self.data, SAMPLE_RATE, max_seconds=limit)
+        except AudioTooLong as exc:
+            raise PayloadTooLarge(str(exc)) from exc
         except AudioDecodeError as exc:
             raise InvalidInput(str(exc)) from exc
 

@@ -37,6 +37,8 @@ class AsrOptions:
     detect_lang_offset: float = 0.0
     stream: bool = False
     audio_format: str = "auto"
+    # The caller's duration limit (the router sends the OpenAI or the Bazarr one); the server's caps it.
+    max_audio_seconds: float | None = None
 
 
 KNOWN_OPTIONS = tuple(AsrOptions.__dataclass_fields__)
@@ -74,11 +76,11 @@ def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
         if (value := raw.get(flag)) is not None:
             values[flag] = _boolean(flag, value)
     if (length := raw.get("detect_lang_length")) is not None:
-        values["detect_lang_length"] = _number("detect_lang_length", length, 0.0, MAX_DETECT_LANG_LENGTH)
-        if values["detect_lang_length"] == 0:
-            raise InvalidInput("detect_lang_length must be more than 0 seconds")
+        values["detect_lang_length"] = _seconds("detect_lang_length", length, MAX_DETECT_LANG_LENGTH)
     if (offset := raw.get("detect_lang_offset")) is not None:
         values["detect_lang_offset"] = _number("detect_lang_offset", offset, 0.0, math.inf)
+    if (max_audio := raw.get("max_audio_seconds")) is not None:
+        values["max_audio_seconds"] = _seconds("max_audio_seconds", max_audio, math.inf)
     if (audio_format := raw.get("audio_format")) is not None:
         values["audio_format"] = _choice("audio_format", audio_format, AUDIO_FORMATS)
     return AsrOptions(**values)
@@ -116,6 +118,14 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
         raise InvalidInput(
             f"{name} must be {'at least' if not upper else 'between'} {low:g}{upper}; got {value!r}"
         )
+    return number
+
+
+def _seconds(name: str, value: Any, high: float) -> float:
+    """A duration more than 0 and at most ``high``."""
+    number = _number(name, value, 0.0, high)
+    if number == 0:
+        raise InvalidInput(f"{name} must be more than 0 seconds")
     return number
 
 

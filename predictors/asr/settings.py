@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 
-from predictors.common.options import env_bool, env_int, env_str
+from predictors.common.audio import DEFAULT_MAX_SECONDS
+from predictors.common.options import env_bool, env_float, env_int, env_str
 
 ENGINES = ("faster-whisper", "whisper")
 DEVICES = ("auto", "cpu", "cuda")
@@ -29,6 +31,8 @@ class EngineSettings:
     cpu_threads: int = 0
     download_root: str | None = None
     local_files_only: bool = False
+    # The longest audio any request may send; a request's own max_audio_seconds can only lower it.
+    max_audio_seconds: float = DEFAULT_MAX_SECONDS
 
     @staticmethod
     def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +105,15 @@ class EngineSettings:
             default=env_bool("ASR_LOCAL_FILES_ONLY", False),
             help="Never download: use only models already in the cache [ASR_LOCAL_FILES_ONLY].",
         )
+        limits = parser.add_argument_group("input limits")
+        limits.add_argument(
+            "--max_audio_seconds",
+            type=float,
+            default=env_float("ASR_MAX_AUDIO_SECONDS", DEFAULT_MAX_SECONDS),
+            help="The longest audio a request may send (checked against what the file declares before "
+            "decoding and enforced while decoding: 413 past it); a request's max_audio_seconds option "
+            "can only lower it (docs/audio-decoding.md) [ASR_MAX_AUDIO_SECONDS].",
+        )
         parser.set_defaults(model_name=env_str("ASR_MODEL_NAME", DEFAULT_MODEL_NAME))
 
     @classmethod
@@ -120,6 +133,8 @@ class EngineSettings:
             )
         if args.cpu_threads < 0:
             raise SystemExit(f"--cpu_threads must not be negative, got {args.cpu_threads}")
+        if not 0 < args.max_audio_seconds < math.inf:
+            raise SystemExit(f"--max_audio_seconds must be a positive number, got {args.max_audio_seconds}")
         return cls(
             engine=args.engine,
             model=args.model,
@@ -132,4 +147,5 @@ class EngineSettings:
             cpu_threads=args.cpu_threads,
             download_root=args.download_root,
             local_files_only=args.local_files_only,
+            max_audio_seconds=args.max_audio_seconds,
         )

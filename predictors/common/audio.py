@@ -1,8 +1,14 @@
-"""Decode any audio or video container to float32 mono samples at a chosen rate, in-process with PyAV.
+"""Decode an audio or video file to float32 mono samples at a chosen rate, in-process with PyAV.
 
 PyAV (FFmpeg's libraries, in-process) was chosen over ffmpeg-python (an ``ffmpeg`` subprocess) by
 measurement: see ``docs/audio-decoding.md``. Every failure is an ``AudioDecodeError`` (a ``ValueError``)
-whose message is meant for the caller who sent the file, so a server can return it as a 400 as is.
+whose message is meant for the caller who sent the file, so a server can return it as a 400 as is; audio
+longer than the caller's limit is its subclass ``AudioTooLong`` (a 413).
+
+Uploads are hostile until decoded: only accepted containers are opened and nothing else is
+(``voicestack.media.open_input``), the duration is limited before decoding (what the container declares)
+and while decoding (the samples produced, into a buffer that never grows past the limit), and sample rates
+outside ``MIN_SAMPLE_RATE``–``MAX_SAMPLE_RATE`` or non-finite samples are refused.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from voicestack.media import UnacceptedFormat, open_input
+
 log = logging.getLogger(__name__)
 
 # A decode that ends this much earlier than the container declares is a truncated file.
@@ -26,49 +34,63 @@ _TRUNCATION_TOLERANCE_RATIO = 0.02
 _BITRATE_ESTIMATED_FORMATS = {"mp3", "aac"}
 _MP3_LENGTH_HEADERS = (b"Xing", b"Info", b"VBRI")
 
+# A WAV header can declare 1 Hz: resampled to 16 kHz, 20 KB of it is hours of audio.
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384_000
+# When a caller names no limit: longer than any film.
+DEFAULT_MAX_SECONDS = 4 * 3600.0
+# The sample buffer starts at this many seconds when the container declares no duration, then doubles.
+_INITIAL_BUFFER_SECONDS = 60.0
+
 AudioSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 class AudioDecodeError(ValueError):
-    """The input is empty, truncated, not audio, or has no audio track; the message says which."""
+    """The input is empty, truncated, not accepted audio, or has no audio track; the message says which."""
+
+
+class AudioTooLong(AudioDecodeError):
+    """The audio is longer than the caller's limit (declared by the container, or found while decoding)."""
+
+    def __init__(self, message: str, limit_seconds: float) -> None:
+        super().__init__(message)
+        self.limit_seconds = limit_seconds
 
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    """Mono float32 samples in [-1, 1] at ``sample_rate``."""
+    """Mono float32 samples in [-1, 1] at ``sample_rate``; ``source_rate`` is the rate the file stored."""
 
     samples: np.ndarray
     sample_rate: int
+    source_rate: int | None = None
 
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
 
 
-def decode_audio(source: AudioSource, sample_rate: int = 16000) -> DecodedAudio:
+def decode_audio(
+    source: AudioSource, sample_rate: int = 16000, *, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> DecodedAudio:
     """Decode the first audio track of a media file (bytes, path or binary file object).
 
     The track is downmixed to mono and resampled to ``sample_rate``. Video tracks are skipped without
-    being decoded.
+    being decoded. Audio longer than ``max_seconds`` raises ``AudioTooLong``, before decoding when the
+    container declares its duration, else as soon as decoding passes the limit.
     """
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     file, head, size = _open_source(source)
-    _check_wav_length(head, size)
     try:
-        container = av.open(file, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise AudioDecodeError(
-            f"the input is not a readable audio or video file ({_ffmpeg_reason(exc)})"
-        ) from exc
-    with container:
-        if not container.streams.audio:
-            found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
-            raise AudioDecodeError(f"the input has no audio track (streams found: {found})")
-        stream = container.streams.audio[0]
-        declared = _declared_duration(container, stream, head)
-        samples, error = _decode_stream(container, stream, sample_rate)
-    decoded = DecodedAudio(samples, sample_rate)
+        _check_wav_length(head, size)
+        with _open_container(file) as container:
+            decoded, declared, error = _decode_container(container, head, sample_rate, max_seconds)
+    finally:
+        if file is not source:
+            file.close()
     if declared is not None and declared - decoded.duration > max(
         _TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_RATIO * declared
     ):
@@ -76,7 +98,7 @@ def decode_audio(source: AudioSource, sample_rate: int = 16000) -> DecodedAudio:
             f"the audio is truncated: only {decoded.duration:.2f} s of the {declared:.2f} s the file "
             "declares could be decoded"
         )
-    if len(samples) == 0:
+    if len(decoded.samples) == 0:
         reason = f" ({error})" if error else ""
         raise AudioDecodeError(f"the audio track contains no decodable audio{reason}")
     if error:
@@ -84,10 +106,47 @@ def decode_audio(source: AudioSource, sample_rate: int = 16000) -> DecodedAudio:
     return decoded
 
 
+def _open_container(file: BinaryIO) -> av.container.InputContainer:
+    try:
+        return open_input(file)
+    except UnacceptedFormat as exc:
+        raise AudioDecodeError(str(exc)) from exc
+    except av.FFmpegError as exc:
+        raise AudioDecodeError(
+            f"the input is not a readable audio or video file ({_ffmpeg_reason(exc)})"
+        ) from exc
+
+
+def _decode_container(
+    container: av.container.InputContainer, head: bytes, sample_rate: int, max_seconds: float
+) -> tuple[DecodedAudio, float | None, str | None]:
+    """The first audio track decoded, the duration the file declares, and the error that ended decoding."""
+    if not container.streams.audio:
+        found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
+        raise AudioDecodeError(f"the input has no audio track (streams found: {found})")
+    stream = container.streams.audio[0]
+    source_rate = stream.codec_context.sample_rate or None
+    if source_rate is not None:
+        _check_rate(source_rate)
+    declared = _declared_duration(container, stream, head)
+    if declared is not None and declared > max_seconds:
+        raise _too_long(f"the file declares {declared:.1f} s", max_seconds)
+    samples, error = _decode_stream(container, stream, sample_rate, max_seconds, declared)
+    return DecodedAudio(samples, sample_rate, source_rate), declared, error
+
+
 def decode_pcm_s16le(
-    data: bytes | bytearray | memoryview, sample_rate: int = 16000, channels: int = 1
+    data: bytes | bytearray | memoryview,
+    sample_rate: int = 16000,
+    channels: int = 1,
+    *,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> DecodedAudio:
-    """Raw little-endian 16-bit PCM (interleaved if ``channels`` > 1) as mono float32, no resampling."""
+    """Raw little-endian 16-bit PCM (interleaved if ``channels`` > 1) as mono float32, no resampling.
+
+    Its duration is its byte length: longer than ``max_seconds`` raises ``AudioTooLong`` before anything
+    is converted.
+    """
     if len(data) == 0:
         raise AudioDecodeError("the audio is empty (0 bytes of PCM)")
     frame_bytes = 2 * channels
@@ -96,15 +155,38 @@ def decode_pcm_s16le(
             f"raw s16le PCM with {channels} channel(s) must be a multiple of {frame_bytes} bytes, "
             f"got {len(data)}"
         )
+    seconds = len(data) / (frame_bytes * sample_rate)
+    if seconds > max_seconds:
+        raise _too_long(f"{len(data)} bytes of {sample_rate} Hz PCM are {seconds:.1f} s", max_seconds)
     pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     if channels > 1:
         pcm = pcm.reshape(-1, channels).mean(axis=1, dtype=np.float32)
-    return DecodedAudio(pcm, sample_rate)
+    return DecodedAudio(pcm, sample_rate, sample_rate)
 
 
-def _open_source(source: AudioSource) -> tuple[BinaryIO | str, bytes, int | None]:
-    """A file object (or path) PyAV can read, its first bytes for format sniffing, and its size in bytes
-    (None when a file object cannot tell)."""
+def _too_long(found: str, max_seconds: float) -> AudioTooLong:
+    return AudioTooLong(
+        f"the audio is too long: {found}; at most {max_seconds:g} s ({_clock(max_seconds)}) is accepted "
+        "per request",
+        max_seconds,
+    )
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def _check_rate(rate: int) -> None:
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioDecodeError(
+            f"the audio's sample rate is {rate} Hz; only {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz is accepted"
+        )
+
+
+def _open_source(source: AudioSource) -> tuple[BinaryIO, bytes, int | None]:
+    """A file object PyAV can read (a path is opened here: FFmpeg opens nothing itself), its first bytes
+    for format sniffing, and its size in bytes (None when a file object cannot tell)."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         if not data:
@@ -117,9 +199,10 @@ def _open_source(source: AudioSource) -> tuple[BinaryIO | str, bytes, int | None
         size = path.stat().st_size
         if size == 0:
             raise AudioDecodeError(f"the audio file is empty: {path}")
-        with path.open("rb") as handle:
-            head = handle.read(8192)
-        return str(path), head, size
+        handle = path.open("rb")
+        head = handle.read(8192)
+        handle.seek(0)
+        return handle, head, size
     position = source.tell()
     head = source.read(8192)
     try:
@@ -184,25 +267,62 @@ def _declared_duration(
     return None
 
 
+class _SampleBuffer:
+    """Mono float32 samples appended in place, never more than ``limit`` of them.
+
+    Grows by doubling (``ndarray.resize`` reallocates, usually without a copy) from what the container
+    declares, or a minute when it declares nothing, so memory follows the audio actually decoded and is
+    bounded by the caller's limit, never by a header.
+    """
+
+    def __init__(self, sample_rate: int, max_seconds: float, declared: float | None) -> None:
+        self.sample_rate = sample_rate
+        self.max_seconds = max_seconds
+        self.limit = int(max_seconds * sample_rate)
+        expected = (declared + _TRUNCATION_TOLERANCE_S) if declared is not None else _INITIAL_BUFFER_SECONDS
+        self.samples = np.empty(min(self.limit, int(expected * sample_rate) + 1), dtype=np.float32)
+        self.filled = 0
+
+    def append(self, chunk: np.ndarray) -> None:
+        end = self.filled + len(chunk)
+        if end > self.limit:
+            raise _too_long(f"decoding passed {self.max_seconds:g} s", self.max_seconds)
+        if not np.isfinite(chunk).all():
+            raise AudioDecodeError(
+                f"the audio contains NaN or infinite samples (after {self.filled / self.sample_rate:.2f} s)"
+            )
+        if end > len(self.samples):
+            self.samples.resize(min(self.limit, max(end, 2 * len(self.samples))), refcheck=False)
+        self.samples[self.filled : end] = chunk
+        self.filled = end
+
+    def finish(self) -> np.ndarray:
+        self.samples.resize(self.filled, refcheck=False)
+        return self.samples
+
+
 def _decode_stream(
-    container: av.container.InputContainer, stream: av.AudioStream, sample_rate: int
+    container: av.container.InputContainer,
+    stream: av.AudioStream,
+    sample_rate: int,
+    max_seconds: float,
+    declared: float | None,
 ) -> tuple[np.ndarray, str | None]:
     """Samples of ``stream`` (mono float32 at ``sample_rate``) and the error that ended decoding, if any."""
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    chunks: list[np.ndarray] = []
+    buffer = _SampleBuffer(sample_rate, max_seconds, declared)
     error: str | None = None
     try:
         for packet in container.demux(stream):
             for frame in packet.decode():
+                _check_rate(frame.sample_rate)  # codecs may state (or change) the rate only in frames
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
+                    buffer.append(out.to_ndarray().reshape(-1))
     except av.FFmpegError as exc:  # corrupt or cut-off data: keep what was decoded, report the rest
         error = _ffmpeg_reason(exc)
     for out in resampler.resample(None):
-        chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32), error
-    samples = np.concatenate(chunks).astype(np.float32, copy=False)
+        buffer.append(out.to_ndarray().reshape(-1))
+    samples = buffer.finish()
     # Resampling can overshoot full scale slightly (ringing); keep the documented [-1, 1] range.
     np.clip(samples, -1.0, 1.0, out=samples)
     return samples, error

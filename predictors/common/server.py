@@ -1,8 +1,8 @@
 """Serving a ManagedModel with ``kserve.ModelServer``.
 
 The routes added here are registered on ``kserve.model_server.app`` before KServe adds its own, so they
-take precedence: readiness reflects whether the model is loaded, and a full queue answers 503 with
-``Retry-After``.
+take precedence: readiness reflects whether the model is loaded, a full queue answers 503 with
+``Retry-After``, and input over a size limit 413.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from kserve import model_server
 from kserve.protocol.rest import server as rest_server
 
+from predictors.common.errors import PayloadTooLarge, payload_too_large_handler
 from predictors.common.gate import Busy
 from predictors.common.managed_model import ManagedModel
 
@@ -60,7 +61,7 @@ def bind_rest_server(host: str) -> None:
 
 
 def install_routes(model: ManagedModel) -> None:
-    """Readiness that tells the truth about loading, and the Busy → 503 mapping."""
+    """Readiness that tells the truth about loading, and the Busy → 503 and PayloadTooLarge → 413 mappings."""
     app = model_server.app
 
     async def server_ready() -> JSONResponse:
@@ -83,6 +84,7 @@ def install_routes(model: ManagedModel) -> None:
     app.add_api_route("/v2/health/ready", server_ready, methods=["GET"])
     app.add_api_route("/v2/models/{model_name}/ready", model_ready, methods=["GET"])
     app.add_exception_handler(Busy, busy_handler)
+    app.add_exception_handler(PayloadTooLarge, payload_too_large_handler)
 
 
 def configure_logging(args: argparse.Namespace) -> None:

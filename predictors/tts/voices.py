@@ -18,10 +18,9 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 
-from predictors.common.audio import AudioDecodeError, decode_audio
+from predictors.common.audio import AudioDecodeError, AudioTooLong, decode_audio
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +164,15 @@ class VoiceLibrary:
 
     def _check_sample(self, path: Path) -> Sample:
         try:
-            decoded = decode_audio(path, self.sample_rate)
+            decoded = decode_audio(path, self.sample_rate, max_seconds=self.max_seconds)
+        except AudioTooLong as exc:
+            raise ValueError(
+                f"is longer than {self.max_seconds:g} s; samples must be {self.min_seconds:g}-"
+                f"{self.max_seconds:g} s"
+            ) from exc
         except AudioDecodeError as exc:
             raise ValueError(f"is not readable audio: {exc}") from exc
-        rate = _source_rate(path)
+        rate = decoded.source_rate
         if rate is not None and rate < self.min_sample_rate:
             raise ValueError(
                 f"has a sample rate of {rate} Hz; at least {self.min_sample_rate} Hz is needed for cloning"
@@ -185,15 +189,6 @@ class VoiceLibrary:
 
 def _is_audio(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
-
-
-def _source_rate(path: Path) -> int | None:
-    """The sample rate the file is stored at (a metadata probe; decoding is ``decode_audio``'s job)."""
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            return int(container.streams.audio[0].sample_rate or 0) or None
-    except (av.FFmpegError, IndexError):
-        return None
 
 
 def _metadata_language(path: Path | None) -> str | None:

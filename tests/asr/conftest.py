@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 
 from tests.asr.client import AsrClient
 from tests.support.assets import asset
+from tests.support.media import run_ffmpeg
 from tests.support.servers import ServerProcess, free_port, running
 
 # Random weights loop on tokens: a small cap per window keeps every request fast and its cost stable.
@@ -40,13 +39,6 @@ def long_flac() -> Path:
 @pytest.fixture(scope="session")
 def short_wav() -> Path:
     return asset("audio/en/ljspeech/LJ001-0002.wav")
-
-
-def _ffmpeg(*args: str) -> None:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("the ffmpeg binary is needed to build test media", pytrace=False)
-    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +94,7 @@ def media(tmp_path_factory: pytest.TempPathFactory, jfk_flac: Path) -> dict[str,
     }
     paths: dict[str, Path] = {}
     for key, (args, name) in files.items():
-        _ffmpeg(*args, str(out / name))
+        run_ffmpeg(*args, str(out / name))
         paths[key] = out / name
     data = jfk_flac.read_bytes()
     paths["truncated"] = out / "truncated.flac"

@@ -15,6 +15,7 @@ import pytest
 
 from tests.router.conftest import API_KEY, Running
 from tests.support.assets import asset
+from tests.support.hostile import sdp, udp_sockets
 
 TEXT = "The quick brown fox jumps over the lazy dog. It was a sunny day! Was it really?"
 LONG_TEXT = " ".join(
@@ -197,6 +198,30 @@ def test_voice_upload_and_delete(client: openai.OpenAI, voices_dir: Path) -> Non
     assert deleted.deleted is True and not (voices_dir / "narrator.wav").exists()
     with pytest.raises(openai.NotFoundError):
         client.audio.voices.delete("narrator")
+
+
+def test_two_stored_voices_list_sorted_by_name(client: openai.OpenAI, router: Running) -> None:
+    """Listing sorted the store's voices, which had no order: two stored voices made it a 500."""
+    sample = asset("voice_ref/ljspeech_LJ001-0001.wav")
+    for name in ("zoe", "anna"):
+        client.audio.voices.create(name=name, audio_sample=sample.open("rb"), consent="cons_local")
+    try:
+        with httpx.Client(base_url=router.url, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+            for _ in range(2):  # the same keep-alive connection answers again
+                listed = http.get("/v1/audio/voices", timeout=30)
+                assert listed.status_code == 200, listed.text
+                stored = [voice["id"] for voice in listed.json()["data"] if voice["id"] in ("zoe", "anna")]
+                assert stored == ["anna", "zoe"]
+    finally:
+        for name in ("zoe", "anna"):
+            client.audio.voices.delete(name)
+
+
+def test_a_voice_sample_is_opened_as_audio_only(client: openai.OpenAI, router: Running) -> None:
+    """The router checks a sample with FFmpeg too: an SDP "sample" must not make it bind a UDP port."""
+    with pytest.raises(openai.BadRequestError, match="format is not one this server accepts"):
+        client.audio.voices.create(name="rtp", audio_sample=("rtp.sdp", sdp()), consent="x")
+    assert udp_sockets(router.pid) == []
 
 
 def test_cors_explicit_origin(router: Running) -> None:

@@ -92,3 +92,13 @@ def test_directory_store(tmp_path: Path) -> None:
     assert sorted(path.name for path in (tmp_path / "voices").iterdir()) == ["anna.wav"]
     assert asyncio.run(store.delete("anna")) is True
     assert asyncio.run(store.delete("anna")) is False
+
+
+def test_directory_store_lists_voices_by_name(tmp_path: Path) -> None:
+    store = DirectoryVoiceStore(tmp_path)
+    for name, filename in (("zoe", "z.mp3"), ("anna", "a.wav"), ("bob", "b.flac")):
+        asyncio.run(store.add(name, filename, b"sample"))
+    listed = asyncio.run(store.list())
+    assert [(voice.name, voice.filename) for voice in listed] == [
+        ("anna", "anna.wav"), ("bob", "bob.flac"), ("zoe", "zoe.mp3"),
+    ]  # fmt: skip

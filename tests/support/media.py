@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
+import subprocess
 import threading
 import time
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import psutil
+
+
+def run_ffmpeg(*args: str, stdout: IO[bytes] | None = None) -> None:
+    """Run the ``ffmpeg`` binary (to build test media); a missing binary fails with that reason."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise RuntimeError("the ffmpeg binary is needed to build test media")
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True, stdout=stdout)
 
 
 def pcm16_wav(pcm: bytes, sample_rate: int = 16000) -> bytes:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.assets import asset
+from tests.support.media import run_ffmpeg
 from tests.support.servers import ServerProcess, free_port, running
 from tests.support.xtts_random import random_xtts  # noqa: F401 - session fixture
 from tests.tts.client import TtsClient
@@ -19,13 +19,6 @@ from tests.tts.client import TtsClient
 @pytest.fixture(scope="session")
 def voice_ref() -> Path:
     return asset("voice_ref/ljspeech_LJ001-0001.wav")
-
-
-def _ffmpeg(*args: str) -> None:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("the ffmpeg binary is needed to build test voices", pytrace=False)
-    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +41,9 @@ def voices_dir(tmp_path_factory: pytest.TempPathFactory, voice_ref: Path) -> Pat
     os.symlink("..data/cm.wav", root / "cm.wav")
     # Broken voices.
     shutil.copy(asset("audio/en/ljspeech/LJ001-0008.wav"), root / "short.wav")  # 1.8 s
+    shutil.copy(asset("audio/long/ljspeech_LJ001-0001_to_0032_16k.flac"), root / "long.flac")  # 234 s
     (root / "garbage.wav").write_bytes(b"RIFF not really a wave file" * 100)
-    _ffmpeg("-i", str(voice_ref), "-ar", "8000", str(root / "lowrate.wav"))
+    run_ffmpeg("-i", str(voice_ref), "-ar", "8000", str(root / "lowrate.wav"))
     (root / ".hidden.wav").write_bytes(b"ignored")
     return root
 

@@ -17,6 +17,7 @@ CASES = [
     ({"text": "Hi.", "voice": "nobody"}, "available voices: cm, duo, jfk, lj"),
     ({"text": "Hi.", "voice": "garbage"}, "voice 'garbage': sample 'garbage.wav' is not readable audio"),
     ({"text": "Hi.", "voice": "short"}, "samples must be 3-30 s"),
+    ({"text": "Hi.", "voice": "long"}, "'long.flac' is longer than 30 s; samples must be 3-30 s"),
     ({"text": "Hi.", "voice": "lowrate"}, "sample rate of 8000 Hz"),
     ({"text": "Hi.", "voice": "lj", "speed": 0.1}, '"speed" must be between 0.25 and 4.0'),
     ({"text": "Hi.", "voice": "lj", "speed": 5}, '"speed" must be between 0.25 and 4.0'),
