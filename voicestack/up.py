@@ -180,6 +180,16 @@ def restart_settings(args: argparse.Namespace) -> RestartSettings:
     return RestartSettings(**{name: value for name, value in given.items() if value is not None})
 
 
+def _settings_problems(exc: ValidationError) -> str:
+    flags = {name: flag for flag, (name, _) in RESTART_FLAGS.items()}
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        where = f"{flags[name]} / VOICESTACK_RESTART_{name.upper()}: " if name in flags else ""
+        problems.append(where + str(error["msg"]).removeprefix("Value error, "))
+    return "; ".join(problems)
+
+
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
         try:
@@ -344,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = restart_settings(args)
     except ValidationError as exc:
-        parser.error(f"restart settings: {exc}")
+        parser.error(f"restart settings: {_settings_problems(exc)}")
     children = plan(args)
     stopping = {"signal": 0}
 

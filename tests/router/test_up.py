@@ -25,6 +25,7 @@ from tests.support.assets import PROJECT_ROOT, asset
 from tests.support.media import pcm16_wav
 from tests.support.servers import ServerProcess, free_port
 from voicestack.up import RestartBudget, RestartSettings, build_parser, plan, restart_settings
+from voicestack.up import main as up_main
 
 
 def _wait_for_log(up: ServerProcess, text: str, timeout: float = 10.0) -> None:
@@ -171,7 +172,9 @@ def test_restarts_are_counted_in_a_sliding_window() -> None:
     assert [close.crashed(at, up_for=1) for at in (0, 10, 20)] == [1, 2, None]  # the 3rd crash in 100 s
 
 
-def test_restart_settings_from_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_settings_from_environment_and_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("VOICESTACK_RESTART_MAX_RESTARTS", "7")
     monkeypatch.setenv("VOICESTACK_RESTART_BACKOFF_SECONDS", "0.5")
     settings = restart_settings(build_parser().parse_args(["--max-restarts", "2", "--restart-window", "60"]))
@@ -181,8 +184,12 @@ def test_restart_settings_from_environment_and_flags(monkeypatch: pytest.MonkeyP
         with pytest.raises(ValidationError):
             restart_settings(build_parser().parse_args(bad))
     monkeypatch.setenv("VOICESTACK_RESTART_MAX_RESTARTS", "many")
-    with pytest.raises(ValidationError):
-        restart_settings(build_parser().parse_args([]))
+    with pytest.raises(SystemExit) as usage:  # before anything starts
+        up_main(["--no-asr", "--no-tts"])
+    assert usage.value.code == 2
+    assert "--max-restarts / VOICESTACK_RESTART_MAX_RESTARTS: Input should be a valid integer" in (
+        capsys.readouterr().err
+    )
 
 
 def test_up_takes_the_predictors_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
