@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
 from router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
 from router.body_limits import JsonBodyLimitMiddleware
-from router.errors import ApiError, install_error_handlers
+from router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from router.request_context import REQUEST_ID
 from router.settings import RouterSettings, load_settings
 from router.voice_store import build_voice_store
@@ -99,6 +99,11 @@ def _install_backend_errors(app: FastAPI) -> None:
         assert isinstance(exc, BackendUnavailable)
         return ApiError(503, str(exc), code="backend_unavailable", retry_after=exc.retry_after).response()
 
+    async def timeout(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, httpx.TimeoutException)
+        message = f"The backend did not answer in time ({type(exc).__name__})."
+        return ApiError(504, message, code="backend_timeout").response()
+
     async def backend_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BackendError)
         if exc.status in (400, 413, 415, 422):
@@ -111,6 +116,7 @@ def _install_backend_errors(app: FastAPI) -> None:
     app.add_exception_handler(BackendBusy, busy)
     app.add_exception_handler(BackendUnavailable, unavailable)
     app.add_exception_handler(BackendError, backend_error)
+    app.add_exception_handler(httpx.TimeoutException, timeout)
 
 
 def _health_body(app: FastAPI) -> tuple[dict[str, Any], bool]:
@@ -142,6 +148,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             "max_queue": settings.backend_max_queue,
             "retry_attempts": settings.retry_attempts,
             "retry_after": settings.retry_after_seconds,
+            "unavailable_wait_seconds": settings.unavailable_wait_seconds,
         }
         app.state.asr = BackendPool("asr", settings.asr_urls, client, **common)
         app.state.tts = BackendPool("tts", settings.tts_urls, client, **common)
@@ -180,6 +187,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     _install_backend_errors(app)
+    # Innermost, so its JSON answers get the CORS headers and the request id ...
+    app.add_middleware(ErrorGuardMiddleware, retry_after=settings.retry_after_seconds)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -192,6 +201,8 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         )
     app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
     app.add_middleware(RequestIdMiddleware)
+    # ... and outermost too, for what the middlewares themselves raise or leave unanswered.
+    app.add_middleware(ErrorGuardMiddleware, retry_after=settings.retry_after_seconds)
 
     for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):
         app.include_router(module.router)

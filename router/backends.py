@@ -4,8 +4,11 @@ One ``BackendPool`` per kind (ASR, TTS). Requests take a slot (``backend_max_inf
 all slots are taken, OpenAI requests may wait in a bounded queue (beyond it: ``BackendBusy`` → 429) while
 Bazarr requests always wait. Connection failures and a predictor's 503 (its queue is full) are retried on
 the next replica for requests that are safe to repeat (every predictor call is: the work is a pure
-function of the input). A background task polls each replica's ``/v2/health/live`` and
-``/v2/health/ready`` so routing prefers ready replicas and the router's readiness tells the truth.
+function of the input). Waiting callers (Bazarr) also wait up to ``unavailable_wait_seconds`` for an
+unreachable predictor to come back (``voicestack up`` restarts one that crashed); the others get
+``BackendUnavailable`` (503) after ``retry_attempts``. A background task polls each replica's
+``/v2/health/live`` and ``/v2/health/ready`` so routing prefers ready replicas and the router's readiness
+tells the truth.
 """
 
 from __future__ import annotations
@@ -194,9 +197,12 @@ class BackendPool:
         http_timeout: httpx.Timeout,
         wait: bool = False,
         retry: bool = True,
+        preload: bool = False,
     ) -> AsyncIterator[httpx.Response]:
         """Send a request to a replica and yield the open (2xx) response; retries happen before the yield.
 
+        ``preload`` reads the whole body before the yield, so a predictor that goes away after its headers
+        counts as a connection failure (retried) rather than an error in the caller's read.
         Raises ``BackendBusy`` (queue full, or every replica answered 503 for a non-waiting caller),
         ``BackendUnavailable`` (connection failures) and ``BackendError`` (any other error status).
         """
@@ -206,7 +212,7 @@ class BackendPool:
             all_headers["X-Request-ID"] = request_id
         async with self.slot(wait=wait):
             attempt = 0
-            started = time.monotonic()
+            unreachable_since: float | None = None  # the first connection failure in a row
             tried: set[str] = set()
             while True:
                 attempt += 1
@@ -225,7 +231,7 @@ class BackendPool:
                         headers=all_headers,
                         timeout=http_timeout,
                     )
-                    response = await self.client.send(request, stream=True)
+                    response = await self.client.send(request, stream=not preload)
                 except (
                     httpx.ConnectError,
                     httpx.ConnectTimeout,
@@ -240,7 +246,8 @@ class BackendPool:
                     REPLICA_READY.labels(self.name, replica.url).set(0)
                     BACKEND_REQUESTS.labels(self.name, "connection_error").inc()
                     log.warning("%s replica %s failed: %s", self.name, replica.url, replica.last_error)
-                    if retry and self._may_retry(attempt, wait, started, unavailable=True):
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if retry and self._may_retry(attempt, wait, unreachable_since):
                         await asyncio.sleep(min(0.2 * attempt, 2.0))
                         continue
                     raise BackendUnavailable(
@@ -257,7 +264,8 @@ class BackendPool:
                         BACKEND_REQUESTS.labels(self.name, "busy").inc()
                         await response.aclose()
                         response = None
-                        if retry and self._may_retry(attempt, wait, started, unavailable=False):
+                        unreachable_since = None  # it answered: the wait for a comeback starts afresh
+                        if retry and self._may_retry(attempt, wait, None):
                             delay = min(retry_after, 2.0) if wait else 0.2 * attempt
                             await asyncio.sleep(delay)
                             continue
@@ -278,10 +286,14 @@ class BackendPool:
                     if response is not None:
                         await response.aclose()
 
-    def _may_retry(self, attempt: int, wait: bool, started: float, *, unavailable: bool) -> bool:
+    def _may_retry(self, attempt: int, wait: bool, unreachable_since: float | None) -> bool:
         if wait:
-            # Bazarr waits: a busy predictor is waited for without end, an unreachable one for a while.
-            return not unavailable or time.monotonic() - started < self.unavailable_wait_seconds
+            # Bazarr waits: a busy predictor is waited for without end, an unreachable one (restarting,
+            # say) for ``unavailable_wait_seconds`` from the first failure in a row.
+            return (
+                unreachable_since is None
+                or time.monotonic() - unreachable_since < self.unavailable_wait_seconds
+            )
         return attempt < max(self.retry_attempts, len(self.replicas))
 
     async def request_json(
@@ -304,10 +316,11 @@ class BackendPool:
             headers=headers,
             http_timeout=http_timeout,
             wait=wait,
+            preload=True,
         ) as response:
-            data = await response.aread()
+            body = response
         try:
-            return httpx.Response(200, content=data).json()
+            return body.json()
         except ValueError as exc:
             raise BackendError(502, f"the {self.name} backend answered invalid JSON") from exc
 

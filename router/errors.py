@@ -1,12 +1,14 @@
 """OpenAI-shaped errors: ``{"error": {"message", "type", "param", "code"}}`` with the right status.
 
 Every failure on an OpenAI route (validation, auth, unknown model, busy backend, unexpected exception)
-goes through ``ApiError`` and the handlers installed by ``install_error_handlers``. The Bazarr routes use
-the same shape: a JSON error body can never be mistaken for a subtitle.
+goes through ``ApiError`` and the handlers installed by ``install_error_handlers``; ``ErrorGuardMiddleware``
+answers whatever still escapes. The Bazarr routes use the same shape: a JSON error body can never be
+mistaken for a subtitle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +112,67 @@ def install_error_handlers(app: FastAPI) -> None:
         return ApiError(exc.status_code, str(exc.detail), code=code).response()
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return ApiError(500, f"internal error: {type(exc).__name__}").response()
+        # Starlette's ServerErrorMiddleware (outside every other middleware) calls this; the guard below
+        # answers first, so this is a last resort.
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return internal_error(exc).response()
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
+
+
+def internal_error(exc: BaseException) -> ApiError:
+    return ApiError(500, f"internal error: {type(exc).__name__}", code="internal_error")
+
+
+class ErrorGuardMiddleware:
+    """Answers in OpenAI's JSON shape whatever escapes the application before its response started.
+
+    Without it uvicorn answers a plain-text ``500 Internal Server Error`` for a request cancelled at
+    shutdown (past ``timeout_graceful_shutdown``, e.g. a Bazarr request waiting for a predictor) and for an
+    app that returns without answering; Starlette's ServerErrorMiddleware turns ``Exception`` into the
+    ``unexpected`` handler's JSON, but outside the CORS and request-id middlewares. Once a response has
+    started (a stream failing part-way) nothing can be said any more: the exception goes on and the server
+    aborts the connection, which a client sees as a broken body, never as a clean end.
+    """
+
+    def __init__(self, app: ASGIApp, retry_after: int) -> None:
+        self.app = app
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as exc:
+            if started:
+                raise
+            log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            await internal_error(exc).response()(scope, receive, send)
+            return
+        except asyncio.CancelledError:
+            if not started:
+                refused = ApiError(
+                    503,
+                    "The router is shutting down; retry the request.",
+                    code="shutting_down",
+                    retry_after=self.retry_after,
+                )
+                await refused.response()(scope, receive, send)
+            raise
+        if not started:
+            log.error("no response for %s %s", scope["method"], scope["path"])
+            await ApiError(500, "internal error: no response", code="internal_error").response()(
+                scope, receive, send
+            )

@@ -76,6 +76,9 @@ class RouterSettings(BaseSettings):
     backend_max_queue: int = Field(64, ge=0, description="OpenAI requests waiting for a backend slot.")
     retry_attempts: int = Field(3, ge=1, description="Tries for requests safe to repeat.")
     retry_after_seconds: int = Field(5, ge=1)
+    unavailable_wait_seconds: float = Field(
+        60, ge=0, description="How long Bazarr requests wait for an unreachable predictor to come back."
+    )
     health_interval_seconds: float = Field(5, gt=0)
     tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
     log_level: str = "INFO"
