@@ -9,8 +9,11 @@ child, how it ended and the last lines of its output (``RestartSettings``, ``VOI
 While a predictor restarts, the router answers OpenAI clients 503 with ``Retry-After`` and holds Bazarr's
 requests until it is back (``docs/router.md``).
 
-Models come from the predictors' own settings (``ASR_MODEL``, ``TTS_MODEL``, ``TTS_VOICE_DIR`` … or the
-flags here); their defaults (Whisper ``base``, XTTS-v2) are downloaded on first use.
+Models: ``--asr-model``/``--tts-model`` (``ASR_MODEL``/``TTS_MODEL``), by default the catalogue's local
+defaults (Whisper base, the Piper voice en_US joe): catalogue names are pulled into the model cache and
+verified before anything starts (``docs/models.md``), so a fresh machine hears and speaks with no flags and
+no Hub access.
+Children never read the terminal (stdin is /dev/null): a library that would prompt fails instead of waiting.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from typing import IO, Self
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voicestack.models import CATALOGUE, LOCAL_DEFAULTS, ModelCache, ModelPullError
 
 POLL_SECONDS = 0.25
 TAIL_LINES = 20
@@ -120,13 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--asr-model",
-        default=os.environ.get("ASR_MODEL"),
-        help="Whisper model name or path [ASR_MODEL]; the predictor's default is 'base'.",
+        default=os.environ.get("ASR_MODEL") or LOCAL_DEFAULTS["asr"],
+        help=f"Whisper model: a catalogue name, size name, Hub repo id or path [ASR_MODEL] "
+        f"(default {LOCAL_DEFAULTS['asr']}).",
     )
     parser.add_argument(
         "--tts-model",
-        default=os.environ.get("TTS_MODEL"),
-        help="Coqui model name or path [TTS_MODEL]; the predictor's default is XTTS-v2.",
+        default=os.environ.get("TTS_MODEL") or LOCAL_DEFAULTS["tts"],
+        help=f"TTS model: a catalogue name (Piper voice), a coqui-tts name (XTTS-v2) or a path [TTS_MODEL] "
+        f"(default {LOCAL_DEFAULTS['tts']}).",
     )
     parser.add_argument(
         "--voices-dir",
@@ -228,6 +235,7 @@ class Child:
         self.process = subprocess.Popen(
             self.args,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop the children in order
@@ -348,6 +356,23 @@ def plan(args: argparse.Namespace) -> list[Child]:
     return children
 
 
+def pull_models(args: argparse.Namespace) -> bool:
+    """Pull the catalogue models the stack will load, before any child starts (a first pull would otherwise
+    count against the start timeout, in two processes at once)."""
+    pairs = ((args.no_asr, args.asr_model), (args.no_tts, args.tts_model))
+    wanted = [model for skip, model in pairs if not skip]
+    cache = ModelCache()
+    for name in (model for model in wanted if model in CATALOGUE):
+        if cache.cached(name) is None:
+            print(f"voicestack up: pulling model {name} into {cache.root}", flush=True)
+        try:
+            cache.pull(name)
+        except ModelPullError as exc:
+            print(f"voicestack up: {exc}", file=sys.stderr, flush=True)
+            return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -355,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = restart_settings(args)
     except ValidationError as exc:
         parser.error(f"restart settings: {_settings_problems(exc)}")
+    if not pull_models(args):
+        return 1
     children = plan(args)
     stopping = {"signal": 0}
 

@@ -217,3 +217,12 @@ def test_up_takes_the_predictors_environment(tmp_path: Path, monkeypatch: pytest
     assert flags[0].args[flags[0].args.index("--model") + 1] == "a"
     assert flags[1].args[flags[1].args.index("--model") + 1] == "t"
     assert flags[2].env["ROUTER_VOICES_DIR"] == str(tmp_path / "v")
+
+
+def test_up_defaults_to_the_catalogue_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No model flags and no ASR_MODEL/TTS_MODEL: the catalogue's local defaults (pulled before start)."""
+    for name in ("ASR_MODEL", "TTS_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    asr, tts, _ = plan(build_parser().parse_args([]))
+    assert asr.args[asr.args.index("--model") + 1] == "whisper-base"
+    assert tts.args[tts.args.index("--model") + 1] == "piper-en_US-joe-medium"
