@@ -196,6 +196,7 @@ def cel_violations(spec: dict[str, Any]) -> list[str]:
     return broken
 
 
+PIPER_ON_CPU = "the piper engine runs on CPU: set tts.resources.gpu to 0 and tts.device to auto or cpu"
 # The CEL rule (by its message) that rejects each invalid spec, and nothing else does.
 REJECTED_BY = {
     "nothing enabled": "enable at least one of asr and tts",
@@ -208,8 +209,8 @@ REJECTED_BY = {
     "ingress without host": "ingress.host is required when the ingress is enabled",
     "coqui without a model": "engine coqui needs a model (a coqui-tts model name or directory)",
     "piper with voices": "the piper engine cannot clone voices: remove tts.voices or use engine xtts",
-    "piper on a GPU": "the piper engine runs on CPU: set tts.resources.gpu to 0 and tts.device to auto or cpu",
-    "piper on cuda": "the piper engine runs on CPU: set tts.resources.gpu to 0 and tts.device to auto or cpu",
+    "piper on a GPU": PIPER_ON_CPU,
+    "piper on cuda": PIPER_ON_CPU,
 }
 
 
