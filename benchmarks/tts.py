@@ -1,17 +1,20 @@
-"""TTS benchmark (prints numbers; not a test): streaming vs not, with the random-weight XTTS served for real.
+"""TTS benchmark (prints numbers; not a test): streaming vs not, with a TTS model served for real.
 
-For a five-sentence paragraph (five chunks of one sentence each): time to first audio and total time on
-the streaming route, the same for V1 (non-streaming: the first audio is the whole answer), and the
-real-time factor (generation time / audio duration). Random weights make every sentence the same length
-(about 2.2 s of audio), so runs are comparable; what the audio says is meaningless.
+For a five-sentence paragraph: time to first audio and total time on the streaming route, the same for V1
+(non-streaming: the first audio is the whole answer), and the real-time factor (generation time / audio
+duration). ``--engine xtts`` (default) serves the random-weight XTTS: every sentence the same length (about
+2.2 s of audio), so runs are comparable; what the audio says is meaningless. ``--engine piper`` serves the
+real Piper voice en_US-joe-medium from ``$VOICESTACK_MODELS_DIR``.
 
-Run: ``python benchmarks/tts.py [--repeats 3] [--device cpu] [--stream_chunk_tokens 20]``
+Run: ``python benchmarks/tts.py [--engine xtts|piper] [--repeats 3] [--device cpu]``
+(``--stream_chunk_tokens 20``: XTTS only)
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import os
 import statistics
 import sys
 import tempfile
@@ -35,12 +38,18 @@ PARAGRAPH = (
 )
 
 
+MODEL_NAME = "xtts"  # the predictor's default KServe model name, whatever the engine
+PIPER_VOICE = "piper-en_US-joe-medium"
+
+
 def stream_once(base: str, body: dict) -> tuple[float, float, float]:
     """(time to first audio, total time, audio seconds) on the streaming route."""
     started = time.perf_counter()
     first = None
     size = 0
-    with httpx.stream("POST", f"{base}/v1/models/xtts/synthesize", json=body, timeout=600) as response:
+    with httpx.stream(
+        "POST", f"{base}/v1/models/{MODEL_NAME}/synthesize", json=body, timeout=600
+    ) as response:
         response.raise_for_status()
         rate = int(response.headers["x-sample-rate"])
         for part in response.iter_raw():
@@ -53,7 +62,7 @@ def stream_once(base: str, body: dict) -> tuple[float, float, float]:
 
 def v1_once(base: str, body: dict) -> tuple[float, float, float]:
     started = time.perf_counter()
-    response = httpx.post(f"{base}/v1/models/xtts:predict", json={"instances": [body]}, timeout=600)
+    response = httpx.post(f"{base}/v1/models/{MODEL_NAME}:predict", json={"instances": [body]}, timeout=600)
     response.raise_for_status()
     total = time.perf_counter() - started
     prediction = response.json()["predictions"][0]
@@ -77,11 +86,18 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--stream_chunk_tokens", type=int, default=20)
+    parser.add_argument("--engine", choices=["xtts", "piper"], default="xtts")
     args = parser.parse_args()
 
-    model = build_random_xtts()
     voices = Path(tempfile.mkdtemp(prefix="tts-bench-voices-"))
-    (voices / "lj.wav").write_bytes((assets_root() / "voice_ref/ljspeech_LJ001-0001.wav").read_bytes())
+    if args.engine == "piper":
+        models_dir = os.environ.get("VOICESTACK_MODELS_DIR")
+        if not models_dir or not (Path(models_dir) / PIPER_VOICE).is_dir():
+            raise SystemExit(f"--engine piper needs $VOICESTACK_MODELS_DIR/{PIPER_VOICE}")
+        model, voice, label = Path(models_dir) / PIPER_VOICE, "alloy", f"Piper {PIPER_VOICE}"
+    else:
+        model, voice, label = build_random_xtts(), "lj", "random XTTS"
+        (voices / "lj.wav").write_bytes((assets_root() / "voice_ref/ljspeech_LJ001-0001.wav").read_bytes())
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = ServerProcess.voicestack(
@@ -89,12 +105,12 @@ def main() -> int:
         "--voices_dir", str(voices), "--device", args.device,
         "--stream_chunk_tokens", str(args.stream_chunk_tokens),
     )  # fmt: skip
-    body = {"text": PARAGRAPH, "voice": "lj", "language": "en"}
+    body = {"text": PARAGRAPH, "voice": voice, "language": "en"}
     with running(server, f"{base}/v2/health/ready", timeout=300):
         stream_once(base, {**body, "text": "Warm up."})  # conditioning latents cached, lazy parts built
         streamed = [stream_once(base, body) for _ in range(args.repeats)]
         whole = [v1_once(base, body) for _ in range(args.repeats)]
-    print(f"random XTTS, five-sentence paragraph ({len(PARAGRAPH)} chars), {args.device}, median of "
+    print(f"{label}, five-sentence paragraph ({len(PARAGRAPH)} chars), {args.device}, median of "
           f"{args.repeats}, stream_chunk_tokens {args.stream_chunk_tokens}")  # fmt: skip
     s_first, s_total, _ = report("streaming", streamed)
     w_first, w_total, _ = report("non-streaming", whole)

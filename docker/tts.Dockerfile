@@ -1,5 +1,6 @@
-# TTS predictor image: Coqui XTTS as a KServe predictor (voicestack[tts] only). torch and torchaudio come first
-# from requirements/torch.txt; that wheel carries CUDA and also runs on CPU, so one image serves both.
+# TTS predictor image: Piper voices and Coqui XTTS as a KServe predictor (voicestack[tts] only). torch and
+# torchaudio come first from requirements/torch.txt; that wheel carries CUDA and also runs on CPU, so one image
+# serves both (Piper runs on ONNX Runtime's CPU provider).
 #   docker build -f docker/tts.Dockerfile -t ghcr.io/voice-stack/tts:0.1.0 .    (from the repo root)
 # BASE_IMAGE: any Debian/Ubuntu image with Python >= 3.11 (python3 and python3-venv are installed with apt when
 # missing). scripts/build-images.sh passes a debootstrapped bookworm base; the PIP_* build args reach pip.

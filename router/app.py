@@ -120,7 +120,7 @@ def _install_backend_errors(app: FastAPI) -> None:
 
 
 def _health_body(app: FastAPI) -> tuple[dict[str, Any], bool]:
-    pools: list[BackendPool] = [app.state.asr, app.state.tts]
+    pools: list[BackendPool] = [app.state.asr, app.state.tts, app.state.tts_fast]
     configured = [pool for pool in pools if pool.configured]
     ok = bool(configured) and all(pool.live_replicas() > 0 for pool in configured)
     degraded = any(pool.status() != "ok" for pool in configured)
@@ -152,12 +152,20 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         }
         app.state.asr = BackendPool("asr", settings.asr_urls, client, **common)
         app.state.tts = BackendPool("tts", settings.tts_urls, client, **common)
+        app.state.tts_fast = BackendPool("tts-fast", settings.tts_fast_urls, client, **common)
         watchers = [
             asyncio.create_task(pool.watch(settings.health_interval_seconds))
-            for pool in (app.state.asr, app.state.tts)
+            for pool in (app.state.asr, app.state.tts, app.state.tts_fast)
             if pool.configured
         ]
-        log.info("router ready", extra={"asr_urls": settings.asr_urls, "tts_urls": settings.tts_urls})
+        log.info(
+            "router ready",
+            extra={
+                "asr_urls": settings.asr_urls,
+                "tts_urls": settings.tts_urls,
+                "tts_fast_urls": settings.tts_fast_urls,
+            },
+        )
         try:
             yield
         finally:

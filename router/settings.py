@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -52,6 +52,11 @@ class RouterSettings(BaseSettings):
     tts_urls: UrlList = Field(default_factory=list, description="TTS predictor base URLs (round-robin).")
     tts_model_name: str = "xtts"
     tts_aliases: StrList = Field(default_factory=lambda: ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
+    # An optional second TTS backend, usually Piper on CPU beside XTTS-v2 on a GPU: its ids take precedence
+    # over the first backend's, so by default tts-1 means the fast one and tts-1-hd the first one.
+    tts_fast_urls: UrlList = Field(default_factory=list, description="Fast TTS predictor base URLs.")
+    tts_fast_model_name: str = "piper"
+    tts_fast_aliases: StrList = Field(default_factory=lambda: ["tts-1"])
     api_keys: StrList = Field(default_factory=list, description="Accepted bearer keys; empty: no auth.")
     cors_origins: StrList = Field(default_factory=list, description="Explicit CORS origins; empty: none.")
     max_upload_mb: float = Field(25, gt=0)
@@ -83,6 +88,15 @@ class RouterSettings(BaseSettings):
     tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
     log_level: str = "INFO"
     config_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _distinct_tts_names(self) -> RouterSettings:
+        if self.tts_urls and self.tts_fast_urls and self.tts_fast_model_name == self.tts_model_name:
+            raise ValueError(
+                f"tts_model_name and tts_fast_model_name are both {self.tts_model_name!r}: the two TTS "
+                "backends need different model names"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

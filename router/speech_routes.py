@@ -16,7 +16,7 @@ from router.audio_encoding import StreamingEncoder
 from router.auth import check_api_key
 from router.backends import BackendError
 from router.errors import ApiError
-from router.models_registry import resolve_model
+from router.models_registry import resolve_backend
 from router.timeouts import openai_timeout
 from router.tts_stream import SpeechRequest, SpeechStream
 from router.voices_routes import known_voice_names
@@ -134,7 +134,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
     replicas) and encoded as it arrives. `stream_format=sse` sends `speech.audio.delta` events with base64
     audio, then `speech.audio.done`."""
     settings = request.app.state.settings
-    model_name = resolve_model(settings, body.model, kind="tts")
+    backend = resolve_backend(settings, body.model, kind="tts")
     text = body.input.strip()
     if not text:
         raise ApiError(400, "'input' must not be empty.", param="input", code="invalid_value")
@@ -148,7 +148,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
     if not voice.strip():
         raise ApiError(400, "'voice' must not be empty.", param="voice", code="invalid_value")
-    pool = request.app.state.tts
+    pool = getattr(request.app.state, backend.pool)
     parallel = settings.tts_parallel_sentences or max(1, len(pool.replicas))
     speech = SpeechStream(
         pool,
@@ -157,7 +157,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
             voice=voice,
             language=body.language,
             speed=body.speed,
-            model_name=model_name,
+            model_name=backend.model_name,
             http_timeout=openai_timeout(settings),
         ),
         parallel=parallel,
@@ -165,7 +165,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
     try:
         await speech.open()
     except BackendError as exc:
-        if exc.status == 400 and voice not in await known_voice_names(request):
+        if exc.status == 400 and voice not in await known_voice_names(request, backend):
             raise ApiError(
                 404, f"Voice {voice!r} not found. {exc.message}", param="voice", code="voice_not_found"
             ) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import time
@@ -12,7 +13,9 @@ from fastapi import APIRouter, Depends, Request
 
 from router.auth import check_api_key
 from router.errors import ApiError
+from router.models_registry import Backend, backends, resolve_backend
 from router.multipart_stream import read_multipart
+from router.settings import RouterSettings
 from router.timeouts import probe_timeout
 from router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
 from voicestack.media import UnacceptedFormat, open_input
@@ -22,23 +25,50 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI voices"], dependencies=[Depends(check_api_key)])
 
 MAX_SAMPLE_BYTES = 10 * 1024 * 1024  # OpenAI's limit for a voice sample
+NEVER_CLONES = {"piper"}  # TTS engines (the predictor's voices "engine") that cannot use a voice sample
 
 
-async def predictor_voices(request: Request) -> dict[str, Any]:
-    """The TTS predictor's ``/v1/models/{name}/voices`` answer."""
+async def predictor_voices(request: Request, backend: Backend) -> dict[str, Any]:
+    """A TTS predictor's ``/v1/models/{name}/voices`` answer."""
     settings = request.app.state.settings
-    result = await request.app.state.tts.request_json(
-        "GET", f"/v1/models/{settings.tts_model_name}/voices", http_timeout=probe_timeout(settings)
+    pool = getattr(request.app.state, backend.pool)
+    result = await pool.request_json(
+        "GET", f"/v1/models/{backend.model_name}/voices", http_timeout=probe_timeout(settings)
     )
     if not isinstance(result, dict):
         raise ApiError(502, "the TTS backend answered an unexpected voices list")
     return result
 
 
-async def known_voice_names(request: Request) -> set[str]:
-    """Voice names and aliases the predictor accepts (empty if it cannot be asked)."""
+def tts_backends(settings: RouterSettings) -> list[Backend]:
+    """The configured TTS backends (the fast one first); the first TTS pool when none is configured, so
+    asking it fails the usual way (503, no TTS predictor configured)."""
+    found = [backend for backend in backends(settings) if backend.kind == "tts"]
+    return found or [Backend("tts", "tts", settings.tts_model_name, ())]
+
+
+async def _listings(request: Request, chosen: list[Backend]) -> list[tuple[Backend, dict[str, Any]]]:
+    """Each backend's voices; one that cannot be asked is left out unless none can be (then its error)."""
+    answers = await asyncio.gather(
+        *(predictor_voices(request, backend) for backend in chosen), return_exceptions=True
+    )
+    found = [
+        (backend, answer) for backend, answer in zip(chosen, answers, strict=True) if isinstance(answer, dict)
+    ]
+    if not found:
+        error = answers[0]
+        assert isinstance(error, BaseException)
+        raise error
+    for backend, answer in zip(chosen, answers, strict=True):
+        if isinstance(answer, BaseException):
+            log.warning("voices of %s not listed: %s", backend.model_name, answer)
+    return found
+
+
+async def known_voice_names(request: Request, backend: Backend) -> set[str]:
+    """Voice names and aliases the backend's predictor accepts (empty if it cannot be asked)."""
     try:
-        voices = await predictor_voices(request)
+        voices = await predictor_voices(request, backend)
     except Exception:  # only used to choose between 400 and 404
         return set()
     names = {str(voice.get("name")) for voice in voices.get("voices", [])}
@@ -80,13 +110,24 @@ async def _stored_voices(request: Request) -> list[StoredVoice]:
 
 
 @router.get("/voices", summary="List voices")
-async def list_voices(request: Request) -> dict[str, Any]:
-    """The predictor's voices (files, folders, built-in speakers), OpenAI-style, plus its aliases. Voices
-    uploaded to the voice store that the predictor has not loaded yet (a ConfigMap mount refreshes within
-    about a minute) are listed too, with `"source": "store"` and `"pending": true`."""
-    voices = await predictor_voices(request)
+async def list_voices(request: Request, model: str | None = None) -> dict[str, Any]:
+    """The predictors' voices (files, folders, built-in speakers), OpenAI-style, plus the aliases. With two
+    TTS backends each voice says which `model` serves it, and `aliases`/`default` are those of the one
+    serving `tts-1`; `?model=<id>` lists one backend only. Voices uploaded to the voice store that no
+    predictor has loaded yet (a ConfigMap mount refreshes within about a minute) are listed too, with
+    `"source": "store"` and `"pending": true`."""
+    settings = request.app.state.settings
+    chosen = [resolve_backend(settings, model, kind="tts")] if model else tts_backends(settings)
+    listings = await _listings(request, chosen)
     data = [
-        _voice_object(str(voice["name"]), extra={key: value for key, value in voice.items() if key != "name"})
+        _voice_object(
+            str(voice["name"]),
+            extra={
+                **{key: value for key, value in voice.items() if key != "name"},
+                "model": backend.model_name,
+            },
+        )
+        for backend, voices in listings
         for voice in voices.get("voices", [])
     ]
     known = {voice["name"] for voice in data}
@@ -95,12 +136,34 @@ async def list_voices(request: Request) -> dict[str, Any]:
         for stored in await _stored_voices(request)
         if stored.name not in known
     ]
+    first = listings[0][1]
     return {
         "object": "list",
         "data": data,
-        "aliases": voices.get("aliases") or {},
-        "default": voices.get("default"),
+        "aliases": first.get("aliases") or {},
+        "default": first.get("default"),
     }
+
+
+async def _refuse_without_cloning(request: Request) -> None:
+    """400 when every TTS predictor that answers runs an engine that never clones (Piper): a stored sample
+    could not be used. Unknown or unreachable engines do not block an upload."""
+    settings = request.app.state.settings
+    try:
+        listings = await _listings(request, tts_backends(settings))
+    except Exception:
+        return
+    engines = [str(voices.get("engine")) for _, voices in listings]
+    if all(engine in NEVER_CLONES for engine in engines):
+        served = ", ".join(
+            f"{backend.model_name} ({engine})" for (backend, _), engine in zip(listings, engines, strict=True)
+        )
+        raise ApiError(
+            400,
+            f"Voice cloning is not available here: the TTS model ({served}) cannot clone voices. "
+            "Uploaded voices need the XTTS-v2 engine (served as tts-1-hd where configured).",
+            code="voice_cloning_unsupported",
+        )
 
 
 @router.post(
@@ -129,6 +192,7 @@ async def create_voice(request: Request) -> dict[str, Any]:
     """Store a reference sample (≤ 10 MiB, an accepted audio container) as the voice `name`; the TTS
     predictor picks it up without a restart (a directory locally, a ConfigMap in a cluster)."""
     store = _store(request)
+    await _refuse_without_cloning(request)
     form = await read_multipart(request, max_file_bytes=MAX_SAMPLE_BYTES)
     try:
         name = form.get("name")

@@ -316,16 +316,33 @@ def voice_schema() -> Schema:
     )
 
 
+TTS_ENGINES = ["xtts", "coqui", "piper"]
+DEFAULT_TTS_MODELS = {  # filled in by the operator when spec.tts.model is unset (coqui needs one)
+    "xtts": "tts_models/multilingual/multi-dataset/xtts_v2",
+    "piper": "piper-en_US-joe-medium",
+}
+
+
 def tts_schema() -> Schema:
     return obj(
-        "Text-to-speech: a Coqui XTTS InferenceService (KServe model name xtts) with cloned voices.",
+        "Text-to-speech: an InferenceService (KServe model name xtts, or piper for the piper engine) running "
+        "Coqui XTTS-v2 with cloned voices, another coqui-tts model, or a Piper voice on CPU.",
         {
             **predictor_properties("TTS", 0, "TTS"),
+            "engine": string(
+                "xtts: Coqui XTTS-v2 (voice cloning, multilingual, streaming; a GPU is advised); coqui: "
+                "another coqui-tts model (VITS, …; needs model); piper: a Piper voice through ONNX Runtime "
+                "(fast on CPU, no GPU, no cloning, no licence to accept) (TTS_ENGINE).",
+                enum=TTS_ENGINES,
+                default="xtts",
+            ),
             "model": string(
-                "Coqui TTS model name or Hugging Face repo id.",
+                "The model: a coqui-tts model name or directory (engines xtts, coqui), or a Piper voice "
+                "(a .onnx path, or a model catalogue name); unset: "
+                + ", ".join(f"{model} ({engine})" for engine, model in DEFAULT_TTS_MODELS.items())
+                + ".",
                 minLength=1,
                 maxLength=256,
-                default="tts_models/multilingual/multi-dataset/xtts_v2",
             ),
             "acceptModelLicense": boolean(
                 "You accept the TTS model's licence. Coqui XTTS-v2 (the default model) is under the "
@@ -333,14 +350,14 @@ def tts_schema() -> Schema:
                 "you hold a commercial licence from Coqui. true sets COQUI_TOS_AGREED=1 on the predictor so "
                 "it may download XTTS-v2; false (the default) leaves it unset and the predictor refuses the "
                 "download (it never accepts the licence itself). Set it only if you have read and agree to "
-                "the licence.",
+                "the licence. Not needed (and ignored) for engine piper.",
                 default=False,
             ),
             "autoLang": boolean("Detect the language of the text when the request says auto.", default=True),
             "voices": {
                 "type": "array",
-                "description": "Voice samples, mounted into the predictor at /voices. Voices uploaded "
-                "through the router's voices API are added too.",
+                "description": "Voice samples for cloning (engine xtts), mounted into the predictor at "
+                "/voices. Voices uploaded through the router's voices API are added too.",
                 "items": voice_schema(),
                 "maxItems": 64,
                 "x-kubernetes-list-type": "map",
@@ -348,14 +365,32 @@ def tts_schema() -> Schema:
             },
             "voiceAliases": {
                 **string_map(
-                    "OpenAI voice names (alloy, echo, fable, onyx, nova, shimmer, …) mapped to voice names.",
+                    "OpenAI voice names (alloy, echo, fable, onyx, nova, shimmer, …) mapped to voice names "
+                    "(cloned voices, or the model's speakers).",
                     maxProperties=32,
                 ),
                 "additionalProperties": {"type": "string", "minLength": 1},  # the operator refuses "" too
             },
         },
         default={},
-        **{"x-kubernetes-validations": [min_max_rule()]},
+        **{
+            "x-kubernetes-validations": [
+                min_max_rule(),
+                {
+                    "rule": "self.engine != 'coqui' || has(self.model)",
+                    "message": "engine coqui needs a model (a coqui-tts model name or directory)",
+                },
+                {
+                    "rule": "self.engine != 'piper' || !has(self.voices) || size(self.voices) == 0",
+                    "message": "the piper engine cannot clone voices: remove tts.voices or use engine xtts",
+                },
+                {
+                    "rule": "self.engine != 'piper' || (self.resources.gpu == 0 && self.device != 'cuda')",
+                    "message": "the piper engine runs on CPU: set tts.resources.gpu to 0 and tts.device to "
+                    "auto or cpu",
+                },
+            ]
+        },
     )
 
 
@@ -565,8 +600,8 @@ def printer_columns() -> list[dict[str, Any]]:
 
 def openapi_schema() -> Schema:
     return obj(
-        "VoiceStack runs Whisper speech-to-text and XTTS text-to-speech as KServe InferenceServices "
-        "behind an OpenAI- and Bazarr-compatible router.",
+        "VoiceStack runs Whisper speech-to-text and XTTS-v2 or Piper text-to-speech as KServe "
+        "InferenceServices behind an OpenAI- and Bazarr-compatible router.",
         {
             "apiVersion": string("Versioned schema of this representation of an object."),
             "kind": string("REST resource this object represents."),

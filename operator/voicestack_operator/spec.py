@@ -80,10 +80,28 @@ def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
     if "model" not in asr and "storageUri" not in asr:
         asr["model"] = DEFAULT_ASR_MODEL
     _check_voices(tts)
+    _check_tts_engine(tts)
     ingress = router["ingress"]
     if ingress["enabled"] and not ingress.get("host"):
         raise InvalidSpec("spec.router.ingress.host is required when the ingress is enabled")
     return full
+
+
+def _check_tts_engine(tts: dict[str, Any]) -> None:
+    """The CEL rules on spec.tts.engine, then the engine's default model."""
+    engine = tts["engine"]
+    if engine == "coqui" and "model" not in tts:
+        raise InvalidSpec("spec.tts.engine coqui needs spec.tts.model (a coqui-tts model name or directory)")
+    if engine == "piper":
+        if tts.get("voices"):
+            raise InvalidSpec(
+                "spec.tts.voices: the piper engine cannot clone voices; remove them or use engine xtts"
+            )
+        if tts["resources"].get("gpu", 0) > 0 or tts["device"] == "cuda":
+            raise InvalidSpec(
+                "spec.tts: the piper engine runs on CPU; set resources.gpu to 0 and device to auto or cpu"
+            )
+    tts.setdefault("model", crd.DEFAULT_TTS_MODELS.get(engine))
 
 
 def _check_voices(tts: dict[str, Any]) -> None:

@@ -74,7 +74,9 @@ def licence_hint(tts: dict[str, Any], state: State) -> State:
     Not a diagnosis (the operator cannot see the predictor's log): only the likely cause, added to KServe's
     own reason and message. No hint once ``acceptModelLicense`` is true or ``env`` sets COQUI_TOS_AGREED.
     """
-    if state.ready or state.reason in NO_HINT_REASONS or not is_xtts_v2(tts["model"]):
+    if state.ready or state.reason in NO_HINT_REASONS or tts.get("engine") == "piper":
+        return state
+    if not is_xtts_v2(tts["model"]):
         return state
     if tts.get("acceptModelLicense") or any(e.get("name") == LICENCE_ENV for e in tts.get("env", [])):
         return state

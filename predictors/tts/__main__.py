@@ -1,4 +1,4 @@
-"""``voicestack tts`` / ``python -m predictors.tts``: serve a Coqui TTS model with KServe's model server."""
+"""``voicestack tts`` / ``python -m predictors.tts``: serve a Piper or Coqui TTS model with KServe."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ log = logging.getLogger("predictors.tts")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = kserve_parser("Coqui TTS (XTTS-v2 voice cloning, streaming) predictor (KServe custom model).")
+    parser = kserve_parser(
+        "Text-to-speech predictor (KServe custom model): Piper voices, Coqui XTTS-v2 (voice cloning, "
+        "streaming) and other coqui-tts models."
+    )
     parser.set_defaults(model_name=env_str("TTS_MODEL_NAME", DEFAULT_MODEL_NAME))
     EngineSettings.add_arguments(parser)
     ServingOptions.add_arguments(parser, "TTS")

@@ -100,6 +100,20 @@ class TtsModel(ManagedModel[TtsEngine]):
             return {}
         return await asyncio.to_thread(self.library.scan)
 
+    async def unclonable(self) -> dict[str, str]:
+        """Sample voices on disk (name → source) that a loaded engine without cloning cannot use."""
+        if self.info is None or self.info.supports_cloning:
+            return {}
+        return await asyncio.to_thread(self.library.names)
+
+    def _clone_refusal(self, name: str) -> str:
+        kind = self.info.kind if self.info else "this"
+        return (
+            f"voice {name!r} is cloned from samples, and the {kind} engine cannot clone voices: cloned "
+            "voices need the XTTS-v2 engine (--engine xtts; through the router, the model it serves as "
+            "tts-1-hd)"
+        )
+
     def _default_voice(self, voices: dict[str, Voice], builtin: list[str]) -> str | None:
         configured = self.settings.default_voice
         if configured and (configured in voices or configured in builtin):
@@ -120,19 +134,27 @@ class TtsModel(ManagedModel[TtsEngine]):
         voices = await self.voices()
         builtin = self.info.builtin_voices if self.info else []
         listed = [voice.describe() for voice in voices.values()]
+        listed += [_no_samples(name, "builtin") for name in builtin if name not in voices]
+        # Listed with the reason, so a client sees why it cannot use them (and the router answers 400).
         listed += [
-            {"name": name, "source": "builtin", "duration": None, "language": None, "samples": 0}
-            for name in builtin
-            if name not in voices
+            {**_no_samples(name, source), "error": self._clone_refusal(name)}
+            for name, source in (await self.unclonable()).items()
+            if name not in builtin
         ]
         return {
             "voices": listed,
             "aliases": self.aliases(voices, builtin),
             "default": self._default_voice(voices, builtin),
+            "engine": self.info.kind if self.info else None,  # None: not loaded yet
+            "cloning": self.info.supports_cloning if self.info else None,
         }
 
     def _resolve_voice(
-        self, requested: str | None, voices: dict[str, Voice], builtin: list[str]
+        self,
+        requested: str | None,
+        voices: dict[str, Voice],
+        builtin: list[str],
+        unclonable: dict[str, str] | None = None,
     ) -> tuple[str, VoiceChoice]:
         usable = sorted({n for n, v in voices.items() if not v.error} | set(builtin))
         if not usable:
@@ -141,8 +163,11 @@ class TtsModel(ManagedModel[TtsEngine]):
             raise InvalidInput(f"no voices are available: {where}")
         name = requested or self._default_voice(voices, builtin)
         aliases = self.aliases(voices, builtin)
+        unclonable = unclonable or {}
         if name not in voices and name not in builtin:
             alias = (aliases.get(name) or aliases.get(name.lower())) if name else None
+            if name in unclonable or alias in unclonable:
+                raise InvalidInput(self._clone_refusal(name if name in unclonable else str(alias)))
             if alias is None:
                 raise InvalidInput(
                     f"unknown voice {requested!r}; available voices: {', '.join(usable)}; "
@@ -202,7 +227,8 @@ class TtsModel(ManagedModel[TtsEngine]):
         info = await self._engine_info()
         language = self._resolve_language(request.language, text, info.languages)
         voices = await self.voices()
-        voice_name, voice = self._resolve_voice(request.voice, voices, info.builtin_voices)
+        unclonable = await self.unclonable()
+        voice_name, voice = self._resolve_voice(request.voice, voices, info.builtin_voices, unclonable)
         # From the info, not the engine: an idle unload may have freed the engine since it was loaded.
         limit_chars = info.char_limits.get(language, DEFAULT_CHAR_LIMIT)
         chunks = split_sentences(text, target=self.settings.chunk_chars, limit=limit_chars)
@@ -307,6 +333,11 @@ class TtsModel(ManagedModel[TtsEngine]):
             infer_outputs=outputs,
             parameters=parameters,
         )
+
+
+def _no_samples(name: str, source: str) -> dict[str, Any]:
+    """A listed voice without usable samples (a built-in speaker, or samples the engine cannot use)."""
+    return {"name": name, "source": source, "duration": None, "language": None, "samples": 0}
 
 
 def _json_body(body: bytes | bytearray) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from predictors.common.options import env_bool, env_float, env_int, env_str
 
 DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_MODEL_NAME = "xtts"
+# auto: a Piper voice (.onnx + .onnx.json) → piper; a coqui-tts model → xtts or coqui by its config.json.
+ENGINES = ("auto", "piper", "xtts", "coqui")
 OPENAI_VOICES = (
     "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx",
     "nova", "sage", "shimmer", "verse", "marin", "cedar",
@@ -41,9 +43,19 @@ def parse_aliases(text: str | None) -> dict[str, str]:
     return aliases
 
 
+def resolve_model_source(model: str) -> str:
+    """Where the weights ``--model`` names are: a local path, or a coqui-tts model name for its downloader.
+
+    The single hook for a model catalogue (a bare name such as ``piper-en_US-joe-medium`` → its directory).
+    Called once per engine load, before the engine is chosen from the files; for now the name itself.
+    """
+    return model
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     model: str = DEFAULT_MODEL
+    engine: str = "auto"
     device: str = "auto"
     voices_dir: Path | None = None
     auto_lang: bool = True
@@ -63,8 +75,16 @@ class EngineSettings:
         group.add_argument(
             "--model",
             default=env_str("TTS_MODEL", DEFAULT_MODEL),
-            help="A coqui-tts model name (downloaded by its ModelManager) or a local directory with "
-            "config.json and the checkpoint (XTTS: model.pth and vocab.json) [TTS_MODEL].",
+            help="A Piper voice (.onnx file, or a directory with one .onnx + .onnx.json), a coqui-tts "
+            "model name (downloaded by its ModelManager) or a local directory with config.json and the "
+            "checkpoint (XTTS: model.pth and vocab.json) [TTS_MODEL].",
+        )
+        group.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default=env_str("TTS_ENGINE", "auto"),
+            help="piper (ONNX Runtime, no cloning), xtts (XTTS-v2: cloning, streaming) or coqui (other "
+            "coqui-tts models); auto picks from the model's files [TTS_ENGINE].",
         )
         group.add_argument(
             "--device",
@@ -133,6 +153,8 @@ class EngineSettings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EngineSettings:
+        if args.engine not in ENGINES:
+            raise SystemExit(f"--engine must be one of {', '.join(ENGINES)}, got {args.engine!r}")
         if args.max_input_chars < 1:
             raise SystemExit("--max_input_chars must be at least 1")
         if args.chunk_chars < 20:
@@ -143,6 +165,7 @@ class EngineSettings:
             raise SystemExit("need 0 < --min_sample_seconds < --max_sample_seconds")
         return cls(
             model=args.model,
+            engine=args.engine,
             device=args.device,
             voices_dir=Path(args.voices_dir) if args.voices_dir else None,
             auto_lang=args.auto_lang,

@@ -105,6 +105,10 @@ class VoiceLibrary:
             self._voices = {k: v for k, v in self._voices.items() if k in live}
             return found
 
+    def names(self) -> dict[str, str]:
+        """The voices on disk by name → source (``file`` | ``directory``), without reading any sample."""
+        return {listing.name: listing.source for listing in self._list()}
+
     def _list(self) -> list[_Listing]:
         if self.root is None or not self.root.is_dir():
             return []

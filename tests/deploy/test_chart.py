@@ -358,6 +358,7 @@ def test_notes_show_how_to_reach_the_router(chart: helm.Chart, value_set: str) -
         ({"model": "coqui/XTTS-v2"}, True),
         ({"model": "tts_models/en/ljspeech/vits"}, False),
         ({"enabled": False}, False),
+        ({"engine": "piper"}, False),  # a Piper voice has no licence to accept
     ],
 )
 def test_notes_warn_when_the_default_stack_does_not_accept_the_xtts_licence(

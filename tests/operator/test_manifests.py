@@ -40,7 +40,16 @@ OVERRIDES = {
     "tts": {"image": "mine/tts:dev", "acceptModelLicense": True},
     "router": {"image": "mine/router:dev"},
 }
-SPECS = {"default": {}, "full": full_spec(), "knative": knative_spec(), "overrides": OVERRIDES}
+PIPER = {
+    "tts": {"engine": "piper", "acceptModelLicense": True, "voiceAliases": {"alloy": "en_US-joe-medium"}}
+}
+SPECS = {
+    "default": {},
+    "full": full_spec(),
+    "knative": knative_spec(),
+    "overrides": OVERRIDES,
+    "piper": PIPER,
+}
 
 
 def build(spec: dict[str, Any], discovered: dict[str, str] | None = None, images: Images = IMAGES) -> Desired:
@@ -406,6 +415,24 @@ def test_model_licence_is_accepted_only_when_the_spec_says_so() -> None:
     assert tts_env({"tts": {"acceptModelLicense": True}})["COQUI_TOS_AGREED"] == "1"
     (asr,) = one(build(OVERRIDES), "InferenceService", "demo-asr")["spec"]["predictor"]["containers"]
     assert "COQUI_TOS_AGREED" not in env_of(asr), "the ASR predictor downloads no Coqui model"
+    assert "COQUI_TOS_AGREED" not in tts_env(PIPER), "Piper has no Coqui licence to accept"
+
+
+def test_piper_stack_predictor_and_router() -> None:
+    """engine piper: the predictor is told so, is named piper (args, probe, router.yaml) and asks no GPU."""
+    desired = build({"tts": {"engine": "piper"}})
+    predictor = one(desired, "InferenceService", "demo-tts")["spec"]["predictor"]
+    (container,) = predictor["containers"]
+    env = env_of(container)
+    assert (env["TTS_ENGINE"], env["TTS_MODEL"]) == ("piper", "piper-en_US-joe-medium")
+    assert "--model_name=piper" in container["args"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/models/piper/ready"
+    assert "nvidia.com/gpu" not in str(container.get("resources", {}))
+    settings = yaml.safe_load(one(desired, "ConfigMap", "demo-router")["data"]["router.yaml"])
+    assert settings["tts_model_name"] == "piper"
+    assert "tts-1-hd" in settings["tts_aliases"], "one TTS backend answers every TTS model id"
+    default = one(build({}), "InferenceService", "demo-tts")["spec"]["predictor"]["containers"][0]
+    assert env_of(default)["TTS_ENGINE"] == "xtts" and "--model_name=xtts" in default["args"]
 
 
 def predictor_parser(engine: str) -> argparse.ArgumentParser:

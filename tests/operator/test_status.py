@@ -32,6 +32,7 @@ def test_unready_xtts_v2_without_acceptance_gets_a_hint(model: str) -> None:
         (tts(acceptModelLicense=True), NOT_READY),
         (tts(env=[{"name": "COQUI_TOS_AGREED", "value": "1"}]), NOT_READY),
         (tts(model="tts_models/en/ljspeech/vits"), NOT_READY),
+        (tts(engine="piper"), NOT_READY),
         (tts(), status.State("True", "InferenceServiceReady", "the TTS predictor is ready")),
         (tts(), status.State("Unknown", "Creating", "the TTS InferenceService is being created")),
         (
@@ -41,7 +42,7 @@ def test_unready_xtts_v2_without_acceptance_gets_a_hint(model: str) -> None:
         (tts(), status.State("False", "KServeMissing", "install KServe")),
         (tts(), status.State("False", "Disabled", "spec.tts.enabled is false")),
     ],
-    ids=["accepted", "env", "not-xtts", "ready", "creating", "pending", "no-kserve", "disabled"],
+    ids=["accepted", "env", "not-xtts", "piper", "ready", "creating", "pending", "no-kserve", "disabled"],
 )
 def test_no_hint(section: dict[str, Any], state: status.State) -> None:
     assert status.licence_hint(section, state) == state

@@ -49,7 +49,7 @@ def test_a_missing_local_path_is_not_sent_to_the_downloader(monkeypatch: pytest.
 
     monkeypatch.setattr(engines, "_download", never)
     for model in ("/models/xtts-v2", "./xtts", "xtts_v2", "tts_models/en/vits"):
-        with pytest.raises(FileNotFoundError, match="neither a local model directory or checkpoint nor"):
+        with pytest.raises(FileNotFoundError, match=r"is neither a local model .* nor a coqui-tts"):
             engines.create_engine(EngineSettings(model=model, device="cpu"))
 
 

@@ -140,6 +140,7 @@ def test_voices_listing(xtts: TtsClient) -> None:
     assert "not readable audio" in voices["garbage"]["error"]
     assert "8000 Hz" in voices["lowrate"]["error"]
     assert listing["default"] == "lj"
+    assert (listing["engine"], listing["cloning"]) == ("xtts", True)
     assert listing["aliases"]["alloy"] == "lj"
     assert listing["aliases"]["echo"] == "duo"
     assert listing["aliases"]["shimmer"] == "lj"  # unmapped OpenAI names: the default voice

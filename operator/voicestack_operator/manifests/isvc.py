@@ -16,6 +16,7 @@ from voicestack_operator.manifests.voices import VOICE_DIR, voice_mount, voice_v
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
 MODEL_NAMES = {"asr": "whisper", "tts": "xtts"}
+PIPER_MODEL_NAME = "piper"  # the TTS predictor's KServe model name with spec.tts.engine piper
 PORT = 8080
 MODEL_MOUNT = "/mnt/models"
 COQUI_TOS_VARIABLE = "COQUI_TOS_AGREED"  # coqui-tts: the CPML was accepted
@@ -56,8 +57,16 @@ def voice_aliases(aliases: dict[str, str]) -> str:
     return ",".join(f"{alias}={voice}" for alias, voice in sorted(aliases.items()))
 
 
+def model_name(engine: str, section: dict[str, Any]) -> str:
+    """The KServe model name of a predictor (``engine`` is ``asr`` or ``tts``): its URLs and the router's."""
+    if engine == "tts" and section.get("engine") == "piper":
+        return PIPER_MODEL_NAME
+    return MODEL_NAMES[engine]
+
+
 def tts_env(tts: dict[str, Any]) -> list[dict[str, str]]:
     env = [
+        {"name": "TTS_ENGINE", "value": tts["engine"]},
         {"name": "TTS_MODEL", "value": tts["model"]},
         {"name": "TTS_DEVICE", "value": tts["device"]},
         {"name": "TTS_VOICE_DIR", "value": VOICE_DIR},
@@ -65,7 +74,7 @@ def tts_env(tts: dict[str, Any]) -> list[dict[str, str]]:
     ]
     if tts.get("voiceAliases"):
         env.append({"name": "TTS_VOICE_ALIASES", "value": voice_aliases(tts["voiceAliases"])})
-    if tts.get("acceptModelLicense"):
+    if tts.get("acceptModelLicense") and tts["engine"] != "piper":
         # The user accepted the Coqui Public Model License (non-commercial) in the spec: coqui-tts may then
         # download XTTS-v2. Never set otherwise; the predictor does not accept it by itself.
         env.append({"name": COQUI_TOS_VARIABLE, "value": "1"})
@@ -154,7 +163,7 @@ def inference_service(
 ) -> dict[str, Any]:
     """The InferenceService of one engine (``asr`` or ``tts``) of a normalized spec."""
     section = spec[engine]
-    model_name = MODEL_NAMES[engine]
+    name = model_name(engine, section)
     generated_env = asr_env(section) if engine == "asr" else tts_env(section)
     image, pull_policy = predictor_image(engine, section, images)
     container: dict[str, Any] = {
@@ -163,14 +172,14 @@ def inference_service(
         "imagePullPolicy": pull_policy,
         "command": ["voicestack", engine],
         "args": [
-            f"--model_name={model_name}",
+            f"--model_name={name}",
             f"--http_port={PORT}",
             "--enable_grpc=false",
             "--load_at_start" if section["loadAtStart"] else "--no-load_at_start",
         ],
         "ports": [{"name": "http1", "containerPort": PORT, "protocol": "TCP"}],
         "env": merge_env(generated_env, section.get("env", [])),
-        **probes(model_name),
+        **probes(name),
         "securityContext": copy.deepcopy(CONTAINER_SECURITY),
     }
     resources = container_resources(section["resources"])

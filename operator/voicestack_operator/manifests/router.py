@@ -16,6 +16,7 @@ from voicestack_operator.manifests.isvc import (
     POD_SECURITY,
     container_resources,
     merge_env,
+    model_name,
     scheduling,
 )
 
@@ -45,7 +46,7 @@ def router_settings(
         "asr_model_name": MODEL_NAMES["asr"],
         "asr_aliases": ["whisper-1"],
         "tts_urls": [predictor_urls["tts"]] if spec["tts"]["enabled"] else [],
-        "tts_model_name": MODEL_NAMES["tts"],
+        "tts_model_name": model_name("tts", spec["tts"]),
         "tts_aliases": ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"],
         "cors_origins": list(router.get("corsOrigins", [])),
         "max_upload_mb": limits["maxUploadMb"],

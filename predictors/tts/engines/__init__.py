@@ -1,4 +1,9 @@
-"""Engine selection: XTTS (cloning, streaming) or any other coqui-tts model, from a name or a directory."""
+"""Engine selection: Piper (an ONNX voice), XTTS (cloning, streaming) or any other coqui-tts model.
+
+``--engine auto`` picks from the model's files: a ``.onnx`` voice with its ``.onnx.json`` is Piper; a
+coqui-tts model (a name, a directory or a checkpoint) is XTTS when its ``config.json`` says ``xtts``, else
+the generic coqui engine. An explicit ``--engine`` must agree with the files (a clear error otherwise).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from predictors.tts.engines.base import TtsEngine, VoiceChoice
-from predictors.tts.settings import EngineSettings
+from predictors.tts.engines.piper import voice_files
+from predictors.tts.settings import EngineSettings, resolve_model_source
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +94,38 @@ def _download(model_name: str) -> tuple[Path, Path]:
 
 
 def create_engine(settings: EngineSettings) -> TtsEngine:
+    source = resolve_model_source(settings.model)
+    local = Path(os.path.expanduser(source))
+    piper_voice = voice_files(local) if local.exists() else None
+    if settings.engine == "piper" or (settings.engine == "auto" and piper_voice is not None):
+        if piper_voice is None:
+            raise FileNotFoundError(
+                f"--engine piper needs a Piper voice: a .onnx file with its .onnx.json beside it, or a "
+                f"directory holding one; {source!r} is not one"
+            )
+        from predictors.tts.engines.piper import PiperEngine, onnx_device
+
+        device = onnx_device(settings.device)
+        log.info("loading Piper voice %s on %s", piper_voice[0], device)
+        return PiperEngine(*piper_voice, device)
+    if piper_voice is not None:
+        raise ValueError(f"{source!r} is a Piper voice; use --engine piper (or auto) for it")
     device = resolve_device(settings.device)
-    local = Path(os.path.expanduser(settings.model))
     if local.exists():
         checkpoint, config = _local_model(local)
-    elif COQUI_NAME.match(settings.model):
-        checkpoint, config = _download(settings.model)
+    elif COQUI_NAME.match(source):
+        checkpoint, config = _download(source)
     else:
         raise FileNotFoundError(
-            f"{settings.model!r} is neither a local model directory or checkpoint nor a coqui-tts model "
-            "name (tts_models/<language>/<dataset>/<model>)"
+            f"{source!r} is neither a local model (a Piper .onnx voice, a coqui-tts directory or checkpoint) "
+            "nor a coqui-tts model name (tts_models/<language>/<dataset>/<model>)"
         )
     kind = json.loads(config.read_text(encoding="utf-8")).get("model", "")
-    log.info("loading %s model %s on %s", kind or "coqui", settings.model, device)
+    if settings.engine == "xtts" and kind != "xtts":
+        raise ValueError(f"--engine xtts: {source!r} is a {kind or 'non-XTTS'} model, not XTTS")
+    if settings.engine == "coqui" and kind == "xtts":
+        raise ValueError(f"--engine coqui: {source!r} is an XTTS model; use --engine xtts (or auto)")
+    log.info("loading %s model %s on %s", kind or "coqui", source, device)
     if kind == "xtts":
         from predictors.tts.engines.xtts import XttsEngine
 
