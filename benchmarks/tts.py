@@ -4,7 +4,7 @@ For a five-sentence paragraph: time to first audio and total time on the streami
 (non-streaming: the first audio is the whole answer), and the real-time factor (generation time / audio
 duration). ``--engine xtts`` (default) serves the random-weight XTTS: every sentence the same length (about
 2.2 s of audio), so runs are comparable; what the audio says is meaningless. ``--engine piper`` serves the
-real Piper voice en_US-joe-medium from ``$VOICESTACK_MODELS_DIR``.
+real Piper voice en_US-joe-medium from the model cache (pulled on first use, ``docs/models.md``).
 
 Run: ``python benchmarks/tts.py [--engine xtts|piper] [--repeats 3] [--device cpu]``
 (``--stream_chunk_tokens 20``: XTTS only)
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import os
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.assets import assets_root
 from tests.support.servers import ServerProcess, free_port, running
 from tests.support.xtts_random import build_random_xtts
+from voicestack.models import ModelCache
 
 PARAGRAPH = (
     "Printing, in the only sense with which we are at present concerned, differs from most arts and crafts. "
@@ -91,10 +91,7 @@ def main() -> int:
 
     voices = Path(tempfile.mkdtemp(prefix="tts-bench-voices-"))
     if args.engine == "piper":
-        models_dir = os.environ.get("VOICESTACK_MODELS_DIR")
-        if not models_dir or not (Path(models_dir) / PIPER_VOICE).is_dir():
-            raise SystemExit(f"--engine piper needs $VOICESTACK_MODELS_DIR/{PIPER_VOICE}")
-        model, voice, label = Path(models_dir) / PIPER_VOICE, "alloy", f"Piper {PIPER_VOICE}"
+        model, voice, label = ModelCache().pull(PIPER_VOICE).path, "alloy", f"Piper {PIPER_VOICE}"
     else:
         model, voice, label = build_random_xtts(), "lj", "random XTTS"
         (voices / "lj.wav").write_bytes((assets_root() / "voice_ref/ljspeech_LJ001-0001.wav").read_bytes())

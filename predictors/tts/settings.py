@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from predictors.common.options import env_bool, env_float, env_int, env_str
+from voicestack.models import CATALOGUE, resolve_model
 
 DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_MODEL_NAME = "xtts"
@@ -46,10 +47,14 @@ def parse_aliases(text: str | None) -> dict[str, str]:
 def resolve_model_source(model: str) -> str:
     """Where the weights ``--model`` names are: a local path, or a coqui-tts model name for its downloader.
 
-    The single hook for a model catalogue (a bare name such as ``piper-en_US-joe-medium`` → its directory).
-    Called once per engine load, before the engine is chosen from the files; for now the name itself.
+    A model catalogue name (``piper-en_US-joe-medium``) is pulled into the model cache on first use and
+    becomes its directory (``docs/models.md``). Called once per engine load, before the engine is chosen
+    from the files.
     """
-    return model
+    entry = CATALOGUE.get(model)
+    if entry is not None and entry.kind != "tts":
+        raise ValueError(f"catalogue model {model!r} is an {entry.kind} model, not a TTS voice")
+    return resolve_model(model)
 
 
 @dataclass(frozen=True)

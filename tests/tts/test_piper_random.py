@@ -104,14 +104,12 @@ def test_explicit_engine_must_match_the_files(random_voice: Path) -> None:
         engines.create_engine(EngineSettings(model=str(random_voice), engine="piper", device="cuda"))
 
 
-def test_model_source_hook_resolves_a_catalogue_name(
-    random_voice: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where a model catalogue plugs in: a bare name becomes a directory before the engine is chosen."""
-    catalogue = {"piper-micro-random": str(random_voice)}
-    monkeypatch.setattr(engines, "resolve_model_source", lambda model: catalogue.get(model, model))
-    created = engines.create_engine(EngineSettings(model="piper-micro-random", device="cpu"))
+def test_catalogue_name_loads_the_cached_voice(real_models: dict[str, Path]) -> None:
+    """A model catalogue name becomes its cached directory before the engine is chosen from the files."""
+    created = engines.create_engine(EngineSettings(model="piper-en_US-joe-medium", device="cpu"))
     assert created.kind == "piper"
+    with pytest.raises(ValueError, match="'whisper-base' is an asr model, not a TTS voice"):
+        engines.create_engine(EngineSettings(model="whisper-base", device="cpu"))
 
 
 def test_stream_v1_v2_share_the_voices_rate(piper: TtsClient) -> None:
