@@ -1,35 +1,52 @@
-"""Word error rate for checking synthesised speech by transcribing it back (no extra dependency).
+"""Word error rate on Whisper-normalised English text (the normaliser Whisper's own WER figures use).
 
-Both texts are normalised the same way (lower case, punctuation dropped, hyphens split, digits kept), then
-WER = (substitutions + deletions + insertions) / reference words, from the word-level edit distance.
+``EnglishTextNormalizer`` lower-cases, drops punctuation and fillers, spells out British/American variants and
+standardises numbers ("1,000" and "one thousand" both become "1000"), so WER counts wrong words, not style.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import cache
 
-_WORD = re.compile(r"[a-z0-9']+")
+import jiwer
+from whisper.normalizers import EnglishTextNormalizer
 
 
-def words(text: str) -> list[str]:
-    """Lower-case words without punctuation (``Don't`` stays one word, ``well-known`` becomes two)."""
-    return [word.strip("'") for word in _WORD.findall(text.lower().replace("-", " ")) if word.strip("'")]
+@cache
+def _normaliser() -> EnglishTextNormalizer:
+    return EnglishTextNormalizer()
+
+
+def normalise(text: str) -> str:
+    """Whisper's English normal form: lower case, no punctuation, one space between words."""
+    return " ".join(_normaliser()(text).split())
+
+
+def normalise_reference(text: str) -> str:
+    """A human transcript's normal form. The normaliser drops bracketed text (Whisper's "(music)"
+    annotations); in a human transcript it is spoken ("dated (which also was printed at Maintz …)"), so it
+    stays."""
+    return normalise(re.sub(r"[()\[\]]", " ", text))
+
+
+def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """Corpus-level WER: all edits over all reference words (not a mean of per-utterance rates)."""
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    refs = [normalise_reference(text) for text in references]
+    if not all(refs):
+        raise ValueError("a reference is empty after normalising")
+    return float(jiwer.wer(refs, [normalise(text) for text in hypotheses]))
+
+
+def word_errors(reference: str, hypothesis: str) -> str:
+    """jiwer's aligned view of one pair, for assertion messages."""
+    output = jiwer.process_words(normalise_reference(reference), normalise(hypothesis))
+    return str(jiwer.visualize_alignment(output, show_measures=False))
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
-    if not ref:
-        raise ValueError("the reference has no words")
-    previous = list(range(len(hyp) + 1))  # distance from ref[:0] to hyp[:j]
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, start=1):
-            current.append(
-                min(
-                    previous[j] + 1,  # deletion
-                    current[j - 1] + 1,  # insertion
-                    previous[j - 1] + (ref_word != hyp_word),  # substitution or match
-                )
-            )
-        previous = current
-    return previous[-1] / len(ref)
+    """WER of one utterance (speech synthesised from ``reference`` and transcribed back as ``hypothesis``)."""
+    return wer([reference], [hypothesis])
