@@ -110,6 +110,8 @@ def _install_backend_errors(app: FastAPI) -> None:
             status = 400 if exc.status == 422 else exc.status
             # A predictor's only 413 is the ASR duration limit (as in the router's own Bazarr PCM check).
             code = "audio_too_long" if status == 413 else "invalid_request"
+            if "nothing to speak" in exc.message:  # the TTS predictor's UNSPEAKABLE refusals
+                return ApiError(400, exc.message, param="input", code="unspeakable_text").response()
             return ApiError(status, exc.message, code=code).response()
         return ApiError(502, f"The backend failed: {exc.message}", code="backend_error").response()
 

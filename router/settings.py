@@ -85,6 +85,9 @@ class RouterSettings(BaseSettings):
         60, ge=0, description="How long Bazarr requests wait for an unreachable predictor to come back."
     )
     health_interval_seconds: float = Field(5, gt=0)
+    # An uploaded voice sample's length, as the TTS predictor checks it (--min/max_sample_seconds).
+    voice_min_sample_seconds: float = Field(3.0, gt=0, description="Shortest voice sample, seconds.")
+    voice_max_sample_seconds: float = Field(30.0, gt=0, description="Longest voice sample, seconds.")
     tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
     log_level: str = "INFO"
     config_file: Path | None = None

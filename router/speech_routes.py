@@ -20,7 +20,7 @@ from router.models_registry import resolve_backend
 from router.timeouts import openai_timeout
 from router.tts_stream import SpeechRequest, SpeechStream
 from router.voices_routes import known_voice_names
-from voicestack.text import split_sentences
+from voicestack.text import UNSPEAKABLE, is_speakable, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,9 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
             param="input",
             code="string_above_max_length",
         )
+    sentences = split_sentences(text)
+    if not sentences or not is_speakable(text):  # never an empty 200: there would be no audio at all
+        raise ApiError(400, f"'input' has {UNSPEAKABLE}.", param="input", code="unspeakable_text")
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
     if not voice.strip():
         raise ApiError(400, "'voice' must not be empty.", param="voice", code="invalid_value")
@@ -153,7 +156,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
     speech = SpeechStream(
         pool,
         SpeechRequest(
-            sentences=split_sentences(text),
+            sentences=sentences,
             voice=voice,
             language=body.language,
             speed=body.speed,

@@ -211,25 +211,44 @@ async def create_voice(request: Request) -> dict[str, Any]:
         form.close()
     try:
         name = validate_voice_name(name)
-        _check_audio(data)
+        settings = request.app.state.settings
+        await asyncio.to_thread(
+            _check_audio, data, settings.voice_min_sample_seconds, settings.voice_max_sample_seconds
+        )
         await store.add(name, sample.filename, data)
     except VoiceStoreError as exc:
         raise ApiError(exc.status, exc.message, param="name" if exc.status == 400 else None) from exc
     return _voice_object(name, int(time.time()))
 
 
-def _check_audio(data: bytes) -> None:
-    """An accepted container with an audio track, opened without letting FFmpeg open anything else."""
+def _check_audio(data: bytes, min_seconds: float, max_seconds: float) -> None:
+    """An accepted container with an audio track of ``min_seconds``-``max_seconds`` (the predictor's limits:
+    it would list a shorter or longer sample as unusable), opened without letting FFmpeg open anything else.
+    """
+    seconds = 0.0
     try:
         with open_input(io.BytesIO(data)) as container:
             if not container.streams.audio:
                 raise ApiError(
                     400, "The sample has no audio track.", param="audio_sample", code="invalid_audio"
                 )
+            for frame in container.decode(container.streams.audio[0]):
+                seconds += frame.samples / (frame.sample_rate or 1)
+                if seconds > max_seconds:
+                    break
     except (av.FFmpegError, UnacceptedFormat) as exc:
         raise ApiError(
             400, f"The sample is not a readable audio file: {exc}", param="audio_sample", code="invalid_audio"
         ) from exc
+    if not min_seconds <= seconds <= max_seconds:
+        length = f"over {max_seconds:g}" if seconds > max_seconds else f"{seconds:.1f}"
+        raise ApiError(
+            400,
+            f"The sample is {length} s long; a voice sample must be {min_seconds:g}-{max_seconds:g} s "
+            f"(at least {min_seconds:g} s of speech).",
+            param="audio_sample",
+            code="invalid_audio_duration",
+        )
 
 
 @router.delete("/voices/{voice_id}", summary="Delete a voice")

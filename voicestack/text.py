@@ -78,6 +78,21 @@ def normalize_text(text: str) -> str:
     return text
 
 
+UNSPEAKABLE = (
+    "nothing to speak: the text has no letters or digits (only whitespace, punctuation, control, "
+    "zero-width or combining characters)"
+)
+
+
+def is_speakable(text: str) -> bool:
+    """Whether ``text`` holds a letter or digit once control and zero-width characters are dropped.
+
+    Text without one (NUL, zero-width spaces, lone combining marks, punctuation) would make no audio, or
+    crash a model on an empty input; both the router and the predictor refuse it with ``UNSPEAKABLE``.
+    """
+    return any(c.isalnum() for c in normalize_whitespace(text))
+
+
 def _pack(pieces: list[str], target: int, joiner: str = " ") -> list[str]:
     """Greedily join consecutive pieces while the result stays within ``target``."""
     chunks: list[str] = []

@@ -20,13 +20,13 @@ from predictors.common.gate import Busy
 from predictors.common.managed_model import ManagedModel
 from predictors.common.options import ServingOptions
 from predictors.tts import metrics
-from predictors.tts.engines import TtsEngine, VoiceChoice, create_engine
+from predictors.tts.engines import TtsEngine, UnspeakableText, VoiceChoice, create_engine
 from predictors.tts.language import detect_language, missing_package, normalize_code
 from predictors.tts.pcm import to_pcm16
 from predictors.tts.request import SpeechRequest, parse_v1, parse_v2
 from predictors.tts.settings import OPENAI_VOICES, EngineSettings
 from predictors.tts.voices import Voice, VoiceLibrary
-from voicestack.text import DEFAULT_CHAR_LIMIT, normalize_text, split_sentences
+from voicestack.text import DEFAULT_CHAR_LIMIT, UNSPEAKABLE, is_speakable, normalize_text, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +222,8 @@ class TtsModel(ManagedModel[TtsEngine]):
         if len(request.text) > limit:
             raise InvalidInput(f"text is {len(request.text)} characters long; the limit is {limit}")
         text = normalize_text(request.text)
-        if not text or not any(c.isalnum() for c in text):
-            raise InvalidInput("text is empty (nothing to speak)")
+        if not is_speakable(text):
+            raise InvalidInput(UNSPEAKABLE)
         info = await self._engine_info()
         language = self._resolve_language(request.language, text, info.languages)
         voices = await self.voices()
@@ -285,6 +285,9 @@ class TtsModel(ManagedModel[TtsEngine]):
         except Busy:
             metrics.REQUESTS.labels(self.name, protocol, "busy").inc()
             raise
+        except UnspeakableText as exc:
+            metrics.REQUESTS.labels(self.name, protocol, "invalid").inc()
+            raise InvalidInput(str(exc)) from exc
         except Exception as exc:
             metrics.REQUESTS.labels(self.name, protocol, "error").inc()
             log.exception("request %s failed", request_id or "-")

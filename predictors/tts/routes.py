@@ -22,6 +22,7 @@ from kserve.errors import InferenceError, InvalidInput
 
 from predictors.common.gate import Busy
 from predictors.tts import metrics
+from predictors.tts.engines import UnspeakableText
 from predictors.tts.model import TtsModel
 from predictors.tts.pcm import to_pcm16
 from predictors.tts.request import parse_speech
@@ -72,6 +73,10 @@ def install(model: TtsModel) -> None:
         except Busy:
             metrics.REQUESTS.labels(model.name, "stream", "busy").inc()
             raise
+        except UnspeakableText as exc:
+            metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
+            await pieces.aclose()
+            return _error(400, str(exc))
         except StopAsyncIteration:
             first = np.zeros(0, dtype=np.float32)
         except Exception as exc:

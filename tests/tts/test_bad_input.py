@@ -8,9 +8,9 @@ import pytest
 from tests.tts.client import TtsClient
 
 CASES = [
-    ({"text": "", "voice": "lj"}, "text is empty"),
-    ({"text": "   \n\t ", "voice": "lj"}, "text is empty"),
-    ({"text": "...", "voice": "lj"}, "text is empty"),
+    ({"text": "", "voice": "lj"}, "nothing to speak"),
+    ({"text": "   \n\t ", "voice": "lj"}, "nothing to speak"),
+    ({"text": "...", "voice": "lj"}, "nothing to speak"),
     ({"text": "x " * 2049, "voice": "lj"}, "the limit is 4096"),
     ({"voice": "lj"}, 'no "text"'),
     ({"text": 42, "voice": "lj"}, '"text" must be a string'),
@@ -79,7 +79,7 @@ def test_v1_rejects(xtts: TtsClient) -> None:
 
 def test_v2_rejects(xtts: TtsClient) -> None:
     empty = xtts.v2([""], {"voice": "lj"})
-    assert empty.status_code == 400 and "text is empty" in empty.json()["error"]
+    assert empty.status_code == 400 and "nothing to speak" in empty.json()["error"]
     long = xtts.v2(["y" * 5000], {"voice": "lj"})
     assert long.status_code == 400 and "limit is 4096" in long.json()["error"]
 

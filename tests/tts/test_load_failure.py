@@ -41,6 +41,6 @@ def test_load_failure_is_a_500_with_the_reason(broken: TtsClient) -> None:
 def test_bad_input_is_still_a_400(broken: TtsClient) -> None:
     """Text checks come before loading: a bad request is the caller's fault even when the model is broken."""
     empty = broken.stream({"text": "   "})
-    assert empty.status == 400 and "text is empty" in empty.json()["error"]
+    assert empty.status == 400 and "nothing to speak" in empty.json()["error"]
     speed = broken.stream({"text": "Hi.", "speed": 9})
     assert speed.status == 400 and '"speed" must be between' in speed.json()["error"]

@@ -53,6 +53,18 @@ def test_vits_rejects_other_languages(vits: TtsClient) -> None:
     assert result.status == 400 and "supported: en" in result.json()["error"]
 
 
+def test_vits_refuses_text_outside_its_alphabet(vits: TtsClient) -> None:
+    """CJK for an English character set left no tokens: the model crashed (IndexError, a 500)."""
+    cjk = "中文" * 2000
+    result = vits.stream({"text": cjk})
+    assert result.status == 400, result.body[:300]
+    assert "nothing to speak" in result.json()["error"]
+    v1 = vits.v1([{"text": cjk}])
+    assert v1.status_code == 400 and "nothing to speak" in v1.json()["error"]
+    mixed = vits.stream({"text": "Hello there. 中文。"})  # the unsayable sentence is skipped
+    assert mixed.status == 200 and mixed.duration > 0.1
+
+
 def test_vits_idle_unload_and_reload(vits: TtsClient) -> None:
     assert vits.stream({"text": "Load me."}).status == 200
     deadline = time.monotonic() + 20

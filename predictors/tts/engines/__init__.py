@@ -14,13 +14,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from predictors.tts.engines.base import TtsEngine, VoiceChoice
+from predictors.tts.engines.base import TtsEngine, UnspeakableText, VoiceChoice
 from predictors.tts.engines.piper import voice_files
 from predictors.tts.settings import EngineSettings, resolve_model_source
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TtsEngine", "VoiceChoice", "create_engine", "resolve_device"]
+__all__ = ["TtsEngine", "UnspeakableText", "VoiceChoice", "create_engine", "resolve_device"]
 
 CHECKPOINT_NAMES = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
 

@@ -15,6 +15,13 @@ from voicestack.text import DEFAULT_CHAR_LIMIT
 VoiceChoice = Voice | str
 
 
+class UnspeakableText(ValueError):
+    """No chunk of the text has anything the model can say (e.g. CJK for a model with an English alphabet).
+
+    Raised before any audio is produced, so the predictor answers it as a 400, never as an empty 200.
+    """
+
+
 class TtsEngine(ABC):
     kind: str
     sample_rate: int

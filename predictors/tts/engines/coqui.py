@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from predictors.tts.engines.base import TtsEngine, VoiceChoice
+from predictors.tts.engines.base import TtsEngine, UnspeakableText, VoiceChoice
 from predictors.tts.language import normalize_code
 from predictors.tts.pcm import time_stretch
 
@@ -44,6 +44,16 @@ class CoquiEngine(TtsEngine):
         self.languages = [normalize_code(code) for code in codes]
         self._language_names = dict(zip(self.languages, codes, strict=True))
 
+    def _voiceable(self, chunk: str, language_name: str | None) -> bool:
+        """Whether the model's tokenizer keeps a character of ``chunk`` (an empty input crashes the model)."""
+        tokenizer = getattr(self.model, "tokenizer", None)
+        if tokenizer is None:
+            return True
+        characters = tokenizer.characters
+        # Blanks interspersed between characters and BOS/EOS are there even for a text with nothing left.
+        filler = {getattr(characters, name, None) for name in ("blank_id", "pad_id", "bos_id", "eos_id")}
+        return any(token not in filler for token in tokenizer.text_to_ids(chunk, language=language_name))
+
     def synthesize(
         self,
         chunks: list[str],
@@ -56,6 +66,13 @@ class CoquiEngine(TtsEngine):
         speaker = voice if isinstance(voice, str) and self._multi_speaker else None
         language_name = self._language_names.get(language) if self._multilingual else None
         native_speed = hasattr(self.model, "length_scale")
+        # Chunks of characters outside the model's alphabet are skipped; none left is the caller's error.
+        chunks = [chunk for chunk in chunks if self._voiceable(chunk, language_name)]
+        if not chunks:
+            raise UnspeakableText(
+                "nothing to speak: the model has no sound for any character of this text (its alphabet "
+                "does not cover them; use a model that speaks this language)"
+            )
         for chunk in chunks:
             if stop.is_set():
                 return
