@@ -1,0 +1,57 @@
+"""Voice uploads through the real router: sample length limits, reserved names, bounded error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from tests.router.conftest import API_KEY, Running, pcm16k
+from tests.support.assets import asset
+from tests.support.media import pcm16_wav
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def jfk_pcm() -> np.ndarray:
+    return pcm16k(asset("audio/en/jfk.wav"))
+
+
+def _upload(router: Running, name: str, sample: bytes, **fields: str) -> httpx.Response:
+    return httpx.post(
+        f"{router.url}/v1/audio/voices",
+        headers=AUTH,
+        data={"name": name, "consent": "yes", **fields},
+        files={"audio_sample": ("sample.wav", sample, "audio/wav")},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("seconds", [1.0, 2.5])
+def test_a_sample_under_three_seconds_is_refused(
+    router: Running, voices_dir: Path, jfk_pcm: np.ndarray, seconds: float
+) -> None:
+    short = pcm16_wav(jfk_pcm[: int(16000 * seconds)].tobytes())
+    response = _upload(router, "tiny", short)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_audio_duration" and error["param"] == "audio_sample"
+    assert f"{seconds:.1f} s long" in error["message"] and "3-30 s" in error["message"]
+    assert not list(voices_dir.glob("tiny.*"))
+
+
+def test_a_sample_over_thirty_seconds_is_refused(router: Running, jfk_pcm: np.ndarray) -> None:
+    long = pcm16_wav(np.tile(jfk_pcm, 4).tobytes())  # 44 s
+    response = _upload(router, "endless", long)
+    assert response.status_code == 400, response.text
+    assert "over 30 s long" in response.json()["error"]["message"]
+
+
+def test_a_sample_of_four_seconds_is_stored(router: Running, voices_dir: Path, jfk_pcm: np.ndarray) -> None:
+    response = _upload(router, "four", pcm16_wav(jfk_pcm[: 16000 * 4].tobytes()))
+    assert response.status_code == 200, response.text
+    assert (voices_dir / "four.wav").exists()
+    assert httpx.delete(f"{router.url}/v1/audio/voices/four", headers=AUTH).status_code == 200
