@@ -19,6 +19,7 @@ from router.settings import RouterSettings
 from router.timeouts import probe_timeout
 from router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
 from voicestack.media import UnacceptedFormat, open_input
+from voicestack.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,12 @@ async def _refuse_without_cloning(request: Request) -> None:
                             "name": {"type": "string"},
                             "audio_sample": {"type": "string", "format": "binary"},
                             "consent": {"type": "string", "description": "Accepted and ignored."},
+                            "replace": {
+                                "type": "boolean",
+                                "default": False,
+                                "description": "Allow a reserved name (`default`, an OpenAI voice name such "
+                                "as `alloy`): the upload then takes the built-in voice's or alias's place.",
+                            },
                         },
                     }
                 }
@@ -207,10 +214,12 @@ async def create_voice(request: Request) -> dict[str, Any]:
                 code="missing_required_parameter",
             )
         data = sample.read_bytes()
+        replace = _form_flag(form.get("replace"), "replace")
     finally:
         form.close()
     try:
         name = validate_voice_name(name)
+        _refuse_reserved(name, replace)
         settings = request.app.state.settings
         await asyncio.to_thread(
             _check_audio, data, settings.voice_min_sample_seconds, settings.voice_max_sample_seconds
@@ -219,6 +228,35 @@ async def create_voice(request: Request) -> dict[str, Any]:
     except VoiceStoreError as exc:
         raise ApiError(exc.status, exc.message, param="name" if exc.status == 400 else None) from exc
     return _voice_object(name, int(time.time()))
+
+
+def _form_flag(value: str | None, field: str) -> bool:
+    """A multipart boolean: true/1/yes or false/0/no (absent: false)."""
+    text = (value or "false").strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no", ""):
+        return False
+    raise ApiError(400, f"'{field}' must be true or false.", param=field, code="invalid_value")
+
+
+def _refuse_reserved(name: str, replace: bool) -> None:
+    """409 for a name that would take the place of the built-in default voice or an OpenAI alias, unless
+    the upload says ``replace=true`` (then the uploaded voice answers to that name, on purpose)."""
+    if replace or name.lower() not in RESERVED_VOICE_NAMES:
+        return
+    what = (
+        "the built-in default voice's name"
+        if name.lower() == DEFAULT_VOICE
+        else "an OpenAI voice name, an alias of the default voice"
+    )
+    raise ApiError(
+        409,
+        f"Voice name {name!r} is {what}: a voice of this name would take its place for every client. "
+        "Send the form field replace=true to do that on purpose, or choose another name.",
+        param="name",
+        code="voice_name_reserved",
+    )
 
 
 def _check_audio(data: bytes, min_seconds: float, max_seconds: float) -> None:

@@ -24,9 +24,10 @@ from predictors.tts.engines import TtsEngine, UnspeakableText, VoiceChoice, crea
 from predictors.tts.language import detect_language, missing_package, normalize_code
 from predictors.tts.pcm import to_pcm16
 from predictors.tts.request import SpeechRequest, parse_v1, parse_v2
-from predictors.tts.settings import OPENAI_VOICES, EngineSettings
+from predictors.tts.settings import EngineSettings
 from predictors.tts.voices import Voice, VoiceLibrary
 from voicestack.text import DEFAULT_CHAR_LIMIT, UNSPEAKABLE, is_speakable, normalize_text, split_sentences
+from voicestack.voices import OPENAI_VOICES
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,6 @@ DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_MODEL_NAME = "xtts"
 # auto: a Piper voice (.onnx + .onnx.json) → piper; a coqui-tts model → xtts or coqui by its config.json.
 ENGINES = ("auto", "piper", "xtts", "coqui")
-OPENAI_VOICES = (
-    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx",
-    "nova", "sage", "shimmer", "verse", "marin", "cedar",
-)  # fmt: skip
 
 
 def parse_aliases(text: str | None) -> dict[str, str]:

@@ -55,3 +55,21 @@ def test_a_sample_of_four_seconds_is_stored(router: Running, voices_dir: Path, j
     assert response.status_code == 200, response.text
     assert (voices_dir / "four.wav").exists()
     assert httpx.delete(f"{router.url}/v1/audio/voices/four", headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["default", "alloy", "Echo", "cedar"])
+def test_a_reserved_name_needs_replace(
+    router: Running, voices_dir: Path, jfk_pcm: np.ndarray, name: str
+) -> None:
+    sample = pcm16_wav(jfk_pcm[: 16000 * 4].tobytes())
+    refused = _upload(router, name, sample)
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "voice_name_reserved" and error["param"] == "name"
+    assert "replace=true" in error["message"]
+    assert not list(voices_dir.glob(f"{name}.*"))
+    assert _upload(router, name, sample, replace="maybe").status_code == 400
+    replaced = _upload(router, name, sample, replace="true")
+    assert replaced.status_code == 200, replaced.text
+    assert (voices_dir / f"{name}.wav").exists()
+    assert httpx.delete(f"{router.url}/v1/audio/voices/{name}", headers=AUTH).status_code == 200

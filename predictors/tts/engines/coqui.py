@@ -15,8 +15,7 @@ import numpy as np
 from predictors.tts.engines.base import TtsEngine, UnspeakableText, VoiceChoice
 from predictors.tts.language import normalize_code
 from predictors.tts.pcm import time_stretch
-
-DEFAULT_VOICE = "default"
+from voicestack.voices import DEFAULT_VOICE
 
 
 class CoquiEngine(TtsEngine):
