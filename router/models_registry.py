@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from router.errors import ApiError
 from router.settings import RouterSettings
+from voicestack.text import shown
 
 Kind = Literal["asr", "tts"]
 
@@ -59,14 +60,14 @@ def resolve_backend(settings: RouterSettings, model: str, *, kind: Kind) -> Back
     if model in model_ids(settings, other):
         raise ApiError(
             400,
-            f"The model {model!r} is a {other.upper()} model and cannot be used here.",
+            f"The model {shown(model)} is a {other.upper()} model and cannot be used here.",
             param="model",
             code="invalid_model",
         )
     known = ", ".join(model_ids(settings, kind)) or "none configured"
     raise ApiError(
         404,
-        f"The model {model!r} does not exist (available: {known}).",
+        f"The model {shown(model)} does not exist (available: {known}).",
         param="model",
         code="model_not_found",
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from router.auth import check_api_key
 from router.errors import ApiError
 from router.models_registry import all_models
+from voicestack.text import shown
 
 router = APIRouter(prefix="/v1", tags=["OpenAI models"], dependencies=[Depends(check_api_key)])
 
@@ -25,4 +26,4 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     for card in all_models(request.app.state.settings):
         if card["id"] == model_id:
             return card
-    raise ApiError(404, f"The model {model_id!r} does not exist.", param="model", code="model_not_found")
+    raise ApiError(404, f"The model {shown(model_id)} does not exist.", param="model", code="model_not_found")

@@ -21,6 +21,10 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from router.errors import ApiError
+from voicestack.text import shown
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
 
 MAX_FIELD_BYTES = 1024 * 1024
 FORM_OVERHEAD_BYTES = 1024 * 1024  # boundaries, part headers and text fields on top of the file limit
@@ -58,6 +62,15 @@ class MultipartForm:
     def get(self, name: str, default: str | None = None) -> str | None:
         values = self.fields.get(name)
         return values[-1] if values else default
+
+    def flag(self, name: str) -> bool:
+        """A boolean field: true/1/yes/on or false/0/no/off (absent: false); else a 400."""
+        value = (self.get(name) or "").strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ApiError(400, f"'{name}' must be true or false", param=name, code="invalid_value")
 
     def get_all(self, name: str) -> list[str]:
         return list(self.fields.get(name, []))
@@ -149,7 +162,7 @@ class _PartCollector:
         else:
             self._buffer += data[start:end]
             if len(self._buffer) > MAX_FIELD_BYTES:
-                self.error = ApiError(413, f"form field {self._name!r} is too large", param=self._name)
+                self.error = ApiError(413, f"form field {shown(self._name)} is too large", param=self._name)
 
     def on_part_end(self) -> None:
         if self._handle is not None:

@@ -20,7 +20,7 @@ from router.models_registry import resolve_backend
 from router.timeouts import openai_timeout
 from router.tts_stream import SpeechRequest, SpeechStream
 from router.voices_routes import known_voice_names
-from voicestack.text import UNSPEAKABLE, is_speakable, split_sentences
+from voicestack.text import UNSPEAKABLE, is_speakable, shown, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def require_json(request: Request) -> None:
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise ApiError(
             415,
-            f"Unsupported media type {media_type!r}: send the request as application/json.",
+            f"Unsupported media type {shown(media_type)}: send the request as application/json.",
             code="unsupported_media_type",
         )
 
@@ -170,7 +170,7 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
     except BackendError as exc:
         if exc.status == 400 and voice not in await known_voice_names(request, backend):
             raise ApiError(
-                404, f"Voice {voice!r} not found. {exc.message}", param="voice", code="voice_not_found"
+                404, f"Voice {shown(voice)} not found. {exc.message}", param="voice", code="voice_not_found"
             ) from exc
         raise
     encoder = StreamingEncoder(body.response_format)

@@ -17,6 +17,7 @@ from router.models_registry import resolve_model
 from router.multipart_stream import MultipartForm, read_multipart
 from router.subtitles import OPENAI_TEXT_FORMATS, openai_output
 from router.timeouts import openai_timeout
+from voicestack.text import shown
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI audio"], dependencies=[Depends(check_api_key)])
 
@@ -47,18 +48,6 @@ _FORM_DOC = {
     }
 }
 
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-
-def _bool_field(form: MultipartForm, name: str) -> bool:
-    value = (form.get(name) or "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ApiError(400, f"'{name}' must be true or false", param=name, code="invalid_value")
-
 
 def _temperature(form: MultipartForm) -> float | None:
     raw = form.get("temperature")
@@ -88,7 +77,7 @@ def _granularities(form: MultipartForm, response_format: str) -> list[str]:
             if item not in ("word", "segment"):
                 raise ApiError(
                     400,
-                    f"invalid timestamp granularity {item!r}: use 'word' or 'segment'",
+                    f"invalid timestamp granularity {shown(item)}: use 'word' or 'segment'",
                     param="timestamp_granularities",
                     code="invalid_value",
                 )
@@ -151,7 +140,8 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
         if response_format not in OPENAI_TEXT_FORMATS:
             raise ApiError(
                 400,
-                f"Invalid response_format {response_format!r}: use one of {', '.join(OPENAI_TEXT_FORMATS)}.",
+                f"Invalid response_format {shown(response_format)}: "
+                f"use one of {', '.join(OPENAI_TEXT_FORMATS)}.",
                 param="response_format",
                 code="invalid_value",
             )
@@ -163,7 +153,7 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
             if language is None:
                 raise ApiError(
                     400,
-                    f"Unsupported language {raw_language!r}.",
+                    f"Unsupported language {shown(raw_language)}.",
                     param="language",
                     code="unsupported_language",
                 )
@@ -177,7 +167,7 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
         }
         pool = request.app.state.asr
         timeout = openai_timeout(settings)
-        if _bool_field(form, "stream"):
+        if form.flag("stream"):
             events = asr_client.transcribe_stream(
                 pool, settings.asr_model_name, upload, options, raw_pcm=False, http_timeout=timeout
             )

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from voicestack.text import shown
+
 STACK_LABEL = "voicestack.io/stack"
 VOICE_LABEL = "voicestack.io/voice"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
@@ -48,7 +50,8 @@ def validate_voice_name(name: str) -> str:
     name = name.strip()
     if not VOICE_NAME.match(name):
         raise VoiceStoreError(
-            400, f"invalid voice name {name!r}: use letters, digits, '-', '_' or '.', at most 63 characters"
+            400,
+            f"invalid voice name {shown(name)}: use letters, digits, '-', '_' or '.', at most 63 characters",
         )
     return name
 

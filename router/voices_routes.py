@@ -19,6 +19,7 @@ from router.settings import RouterSettings
 from router.timeouts import probe_timeout
 from router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
 from voicestack.media import UnacceptedFormat, open_input
+from voicestack.text import shown
 from voicestack.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ async def create_voice(request: Request) -> dict[str, Any]:
                 code="missing_required_parameter",
             )
         data = sample.read_bytes()
-        replace = _form_flag(form.get("replace"), "replace")
+        replace = form.flag("replace")
     finally:
         form.close()
     try:
@@ -230,16 +231,6 @@ async def create_voice(request: Request) -> dict[str, Any]:
     return _voice_object(name, int(time.time()))
 
 
-def _form_flag(value: str | None, field: str) -> bool:
-    """A multipart boolean: true/1/yes or false/0/no (absent: false)."""
-    text = (value or "false").strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no", ""):
-        return False
-    raise ApiError(400, f"'{field}' must be true or false.", param=field, code="invalid_value")
-
-
 def _refuse_reserved(name: str, replace: bool) -> None:
     """409 for a name that would take the place of the built-in default voice or an OpenAI alias, unless
     the upload says ``replace=true`` (then the uploaded voice answers to that name, on purpose)."""
@@ -252,7 +243,7 @@ def _refuse_reserved(name: str, replace: bool) -> None:
     )
     raise ApiError(
         409,
-        f"Voice name {name!r} is {what}: a voice of this name would take its place for every client. "
+        f"Voice name {shown(name)} is {what}: a voice of this name would take its place for every client. "
         "Send the form field replace=true to do that on purpose, or choose another name.",
         param="name",
         code="voice_name_reserved",
@@ -298,5 +289,5 @@ async def delete_voice(voice_id: str, request: Request) -> dict[str, Any]:
     except VoiceStoreError as exc:
         raise ApiError(exc.status, exc.message, param="voice_id") from exc
     if not deleted:
-        raise ApiError(404, f"Voice {voice_id!r} not found.", param="voice_id", code="voice_not_found")
+        raise ApiError(404, f"Voice {shown(voice_id)} not found.", param="voice_id", code="voice_not_found")
     return {"id": voice_id, "object": "audio.voice.deleted", "deleted": True}

@@ -78,6 +78,18 @@ def normalize_text(text: str) -> str:
     return text
 
 
+SHOWN_CHARS = 64
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """A caller's value quoted for an error message, cut to ``limit`` characters and "…".
+
+    Names, languages and model ids come from the request: a 10,000-character one must not be echoed whole
+    (once or twice) into every error and log line.
+    """
+    return repr(value if len(value) <= limit else f"{value[:limit]}…")
+
+
 UNSPEAKABLE = (
     "nothing to speak: the text has no letters or digits (only whitespace, punctuation, control, "
     "zero-width or combining characters)"

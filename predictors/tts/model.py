@@ -26,7 +26,14 @@ from predictors.tts.pcm import to_pcm16
 from predictors.tts.request import SpeechRequest, parse_v1, parse_v2
 from predictors.tts.settings import EngineSettings
 from predictors.tts.voices import Voice, VoiceLibrary
-from voicestack.text import DEFAULT_CHAR_LIMIT, UNSPEAKABLE, is_speakable, normalize_text, split_sentences
+from voicestack.text import (
+    DEFAULT_CHAR_LIMIT,
+    UNSPEAKABLE,
+    is_speakable,
+    normalize_text,
+    shown,
+    split_sentences,
+)
 from voicestack.voices import OPENAI_VOICES
 
 log = logging.getLogger(__name__)
@@ -110,7 +117,7 @@ class TtsModel(ManagedModel[TtsEngine]):
     def _clone_refusal(self, name: str) -> str:
         kind = self.info.kind if self.info else "this"
         return (
-            f"voice {name!r} is cloned from samples, and the {kind} engine cannot clone voices: cloned "
+            f"voice {shown(name)} is cloned from samples, and the {kind} engine cannot clone voices: cloned "
             "voices need the XTTS-v2 engine (--engine xtts; through the router, the model it serves as "
             "tts-1-hd)"
         )
@@ -171,12 +178,12 @@ class TtsModel(ManagedModel[TtsEngine]):
                 raise InvalidInput(self._clone_refusal(name if name in unclonable else str(alias)))
             if alias is None:
                 raise InvalidInput(
-                    f"unknown voice {requested!r}; available voices: {', '.join(usable)}; "
+                    f"unknown voice {shown(str(requested))}; available voices: {', '.join(usable)}; "
                     f"aliases: {', '.join(sorted(aliases)) or 'none'}"
                 )
             if alias not in voices and alias not in builtin:
                 raise InvalidInput(
-                    f"voice {requested!r} is an alias of {alias!r}, which does not exist; "
+                    f"voice {shown(str(requested))} is an alias of {shown(alias)}, which does not exist; "
                     f"available voices: {', '.join(usable)}"
                 )
             name = alias
@@ -195,7 +202,7 @@ class TtsModel(ManagedModel[TtsEngine]):
             language = normalize_code(requested)
             if language not in supported:
                 raise InvalidInput(
-                    f"language {requested!r} is not supported by this model; supported: {listed}"
+                    f"language {shown(requested)} is not supported by this model; supported: {listed}"
                 )
         elif len(supported) == 1:
             language = supported[0]

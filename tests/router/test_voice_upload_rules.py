@@ -73,3 +73,27 @@ def test_a_reserved_name_needs_replace(
     assert replaced.status_code == 200, replaced.text
     assert (voices_dir / f"{name}.wav").exists()
     assert httpx.delete(f"{router.url}/v1/audio/voices/{name}", headers=AUTH).status_code == 200
+
+
+def test_a_long_name_is_cut_in_every_error(router: Running, jfk_pcm: np.ndarray) -> None:
+    """A 10,000-character voice name was echoed whole, twice, into the speech error."""
+    name = "v" * 10_000
+    speech = httpx.post(
+        f"{router.url}/v1/audio/speech",
+        json={"model": "tts-1", "input": "Hello.", "voice": name},
+        headers=AUTH,
+        timeout=60,
+    )
+    upload = _upload(router, name, pcm16_wav(jfk_pcm[: 16000 * 4].tobytes()))
+    delete = httpx.delete(f"{router.url}/v1/audio/voices/{name}", headers=AUTH, timeout=30)
+    model = httpx.post(
+        f"{router.url}/v1/audio/speech",
+        json={"model": "m" * 10_000, "input": "Hello.", "voice": "alloy"},
+        headers=AUTH,
+        timeout=60,
+    )
+    for response, status in ((speech, 404), (upload, 400), (delete, 400), (model, 404)):
+        assert response.status_code == status, response.text[:300]
+        message = response.json()["error"]["message"]
+        assert len(message) < 1000, message[:300]
+        assert "v" * 64 + "…" in message or "m" * 64 + "…" in message
