@@ -9,6 +9,8 @@ body of ``/asr`` as the subtitle whatever the status, so errors are JSON that no
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -22,8 +24,32 @@ from router.multipart_stream import read_multipart
 from router.subtitles import bazarr_output
 from router.timeouts import bazarr_timeout
 from voicestack import __version__
+from voicestack.text import shown
 
 router = APIRouter(tags=["Bazarr (whisper-asr-webservice)"])
+
+MAX_FILENAME_CHARS = 100
+_UNSAFE_ASCII = re.compile(r"[^A-Za-z0-9._ ()+-]")
+
+
+def attachment(upload_name: str, extension: str) -> str:
+    """``Content-Disposition`` naming the subtitle after the upload (``film.wav`` → ``film.wav.srt``).
+
+    The name is the client's: only its last path component is kept, control characters, quotes and
+    separators go, and it is cut to ``MAX_FILENAME_CHARS``. ``filename`` is an ASCII fallback; a name that
+    needed changing for it is also sent whole as RFC 6266's ``filename*`` (UTF-8, percent-encoded).
+    """
+    name = re.split(r"[/\\]", upload_name)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C" and c not in "\"';")
+    name = name.strip(" .")[:MAX_FILENAME_CHARS] or "audio"
+    full = f"{name}.{extension}"
+    ascii_name = unicodedata.normalize("NFKD", full).encode("ascii", "ignore").decode("ascii")
+    ascii_name = _UNSAFE_ASCII.sub("_", ascii_name)
+    header = f'attachment; filename="{ascii_name}"'
+    if ascii_name != full:
+        header += f"; filename*=UTF-8''{quote(full, safe='')}"
+    return header
+
 
 _AUDIO_FORM = {
     "requestBody": {
@@ -56,7 +82,7 @@ def _language(value: str | None) -> str | None:
     if code is None:
         raise ApiError(
             400,
-            f"Unsupported language {value!r}; use one of {', '.join(sorted(LANGUAGES))}.",
+            f"Unsupported language {shown(value)}; use one of {', '.join(sorted(LANGUAGES))}.",
             param="language",
             code="unsupported_language",
         )
@@ -131,7 +157,7 @@ async def asr(
         media_type="text/plain",
         headers={
             "Asr-Engine": "voicestack",
-            "Content-Disposition": f'attachment; filename="{quote(filename)}.{output}"',
+            "Content-Disposition": attachment(filename, output),
         },
     )
 

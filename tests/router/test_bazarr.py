@@ -95,3 +95,34 @@ def test_errors_never_look_like_subtitles(asr_router: Running, short_pcm: bytes)
         assert response.status_code == 400, response.text
         assert response.json()["error"]["message"]
         assert SRT_CUE.search(response.text) is None and not response.text.startswith("WEBVTT")
+
+
+def test_upload_name_is_sanitised_in_content_disposition(asr_router: Running, short_pcm: bytes) -> None:
+    """The upload's file name went into the header as is: quotes, path, non-ASCII, any length."""
+    name = '../../etc/x\\"y;z Amélie 字幕' + "n" * 300 + ".wav"
+    boundary = "vsboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="audio_file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + short_pcm
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = requests.post(
+        f"{asr_router.url}/asr",
+        params={"language": "en", "output": "srt", "encode": "false"},
+        data=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        timeout=(5, None),
+    )
+    assert response.status_code == 200, response.text
+    header = response.raw.headers["content-disposition"]  # as sent (requests decodes latin-1)
+    assert header.isascii() and len(header) < 400
+    match = re.fullmatch(r'attachment; filename="([^"]*)"; filename\*=UTF-8\'\'(\S+)', header)
+    assert match, header
+    fallback, encoded = match.groups()
+    assert not re.search(r'[/\\;"]|\.\.', fallback) and fallback.endswith(".srt")
+    assert "y" in fallback and "Amelie" in fallback
+    full = requests.utils.unquote(encoded)
+    assert full.startswith("xyz Amélie 字幕") and full.endswith("n.srt") and "/" not in full
