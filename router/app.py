@@ -12,14 +12,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
+from router.auth import check_api_key, sees_details
 from router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
 from router.body_limits import JsonBodyLimitMiddleware
 from router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
@@ -135,6 +137,34 @@ def _health_body(app: FastAPI) -> tuple[dict[str, Any], bool]:
     return body, ok
 
 
+def _docs_urls(settings: RouterSettings) -> dict[str, str | None]:
+    """FastAPI's own (open) docs routes, unless they are off or must be behind the key."""
+    if settings.api_docs == "off" or (settings.api_docs == "key" and settings.api_keys):
+        return {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    return {}
+
+
+def _install_keyed_docs(app: FastAPI) -> None:
+    """``/openapi.json``, ``/docs`` and ``/redoc`` behind the API key (``api_docs: key`` with keys set).
+
+    A browser does not send the key when opening ``/docs``: fetch the schema with the key, or set
+    ``api_docs: open``.
+    """
+    keyed = [Depends(check_api_key)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=keyed)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=keyed)
+    async def swagger() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - Swagger UI")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=keyed)
+    async def redoc() -> Response:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")
+
+
 def create_app(settings: RouterSettings | None = None) -> FastAPI:
     """Build the application (settings from the environment / ``ROUTER_CONFIG_FILE`` if not given)."""
     settings = settings or load_settings()
@@ -187,6 +217,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         "and the "
         "whisper-asr-webservice API for Bazarr, in front of the ASR and TTS KServe predictors.",
         lifespan=lifespan,
+        **_docs_urls(settings),
     )
     app.state.settings = settings
     app.state.voice_store = build_voice_store(
@@ -223,15 +254,28 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     async def readiness(request: Request) -> JSONResponse:
-        """200 when every configured predictor has a reachable replica, else 503; the body details each."""
+        """200 when every configured predictor has a reachable replica, else 503. The body details each
+        (URLs, errors) for a caller with the API key; without one (a probe) it holds only `status`."""
         body, ok = _health_body(request.app)
+        if not sees_details(request):
+            body = {"status": body["status"]}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     for path in ("/health", "/healthcheck"):
         app.add_api_route(path, readiness, methods=["GET"], tags=["Health"], summary="Readiness")
 
-    @app.get("/metrics", tags=["Health"], summary="Prometheus metrics", include_in_schema=False)
+    @app.get(
+        "/metrics",
+        tags=["Health"],
+        summary="Prometheus metrics",
+        include_in_schema=False,
+        dependencies=[Depends(check_api_key)],
+    )
     async def metrics() -> Response:
+        """Behind the API key when keys are set (the chart's ServiceMonitor can send one)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    if settings.api_docs == "key" and settings.api_keys:
+        _install_keyed_docs(app)
 
     return app

@@ -1,4 +1,9 @@
-"""Optional bearer-key authentication for the OpenAI routes (constant-time comparison)."""
+"""Optional bearer-key authentication (constant-time comparison).
+
+With keys set, everything needs one except the liveness ``/healthz``, the readiness ``/health`` (status only
+without a key: the backends' details need one) and the Bazarr routes, whose provider cannot send a key (the
+chart's NetworkPolicy guards them); see docs/router.md.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +29,14 @@ def check_api_key(request: Request) -> None:
         matched |= hmac.compare_digest(presented, key.encode())
     if not matched:
         raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+
+def sees_details(request: Request) -> bool:
+    """Whether a route with an open minimal answer may show its details: True without configured keys or
+    with a valid key, False when no key is sent; a wrong key is a 401, as anywhere else."""
+    if not request.app.state.settings.api_keys:
+        return True
+    if "authorization" not in request.headers:
+        return False
+    check_api_key(request)
+    return True

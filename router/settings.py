@@ -89,6 +89,9 @@ class RouterSettings(BaseSettings):
     voice_min_sample_seconds: float = Field(3.0, gt=0, description="Shortest voice sample, seconds.")
     voice_max_sample_seconds: float = Field(30.0, gt=0, description="Longest voice sample, seconds.")
     tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
+    # /docs, /redoc, /openapi.json: "key" serves them behind the API key when keys are set (open when none),
+    # "open" always without a key, "off" not at all.
+    api_docs: Literal["key", "open", "off"] = "key"
     log_level: str = "INFO"
     config_file: Path | None = None
 

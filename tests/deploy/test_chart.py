@@ -179,9 +179,19 @@ def test_prometheus_monitors_are_well_formed(chart: helm.Chart) -> None:
         assert obj["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
         assert set(obj["spec"]) <= {"namespaceSelector", "selector", "endpoints", "podMetricsEndpoints"}
     assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "router"
+    # With API keys set the routers' /metrics needs one: the monitor sends it from a Secret.
+    bearer = {"type": "Bearer", "credentials": {"name": "voice-stack-metrics-key", "key": "api-key"}}
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "15s",
+            "scrapeTimeout": "10s",
+            "authorization": bearer,
+        }
     ]
+    keyless = the(objects(render(chart, {"serviceMonitor": {"enabled": True}})), "ServiceMonitor")
+    assert "authorization" not in keyless["spec"]["endpoints"][0]
     assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "http1"
     without_predictors = {"serviceMonitor": {"enabled": True, "predictors": False}}
     assert not by_kind(objects(render(chart, without_predictors)), "PodMonitor")

@@ -59,3 +59,23 @@ def test_every_key_compared_in_constant_time(client: TestClient, monkeypatch: py
 def test_bazarr_and_health_need_no_key(client: TestClient) -> None:
     assert client.get("/status").status_code == 200
     assert client.get("/healthz").status_code == 200
+    readiness = client.get("/health")  # the probe's answer: status only, no predictor URLs
+    assert readiness.status_code == 503 and readiness.json() == {"status": "unavailable"}
+    assert client.get("/metrics").status_code == 401
+    detailed = client.get("/health", headers={"Authorization": "Bearer first-key"}).json()
+    assert detailed["backends"]["asr"]["replicas"][0]["url"] == NOWHERE
+
+
+@pytest.mark.parametrize(
+    ("api_docs", "keys", "without_key"),
+    [("key", ["k"], 401), ("key", [], 200), ("open", ["k"], 200), ("off", ["k"], 404), ("off", [], 404)],
+)
+def test_api_docs_setting(api_docs: str, keys: list[str], without_key: int) -> None:
+    settings = RouterSettings(
+        asr_urls=[NOWHERE], api_keys=keys, api_docs=api_docs, health_interval_seconds=60
+    )
+    with TestClient(create_app(settings)) as test_client:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert test_client.get(path).status_code == without_key, path
+            if keys and without_key != 404:
+                assert test_client.get(path, headers={"Authorization": "Bearer k"}).status_code == 200

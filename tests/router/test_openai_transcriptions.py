@@ -140,12 +140,22 @@ def test_no_cors_unless_origins_are_configured(asr_router: Running) -> None:
         assert not any(name.startswith("access-control-") for name in response.headers), response.headers
 
 
-def test_health_and_metrics(asr_router: Running) -> None:
+def test_health_and_metrics(asr_router: Running, asr_predictor: Running) -> None:
+    """With API keys set, probes still get liveness/readiness, but details and metrics need the key."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
     for path in ("/health", "/healthz", "/healthcheck"):
         assert httpx.get(asr_router.url + path).status_code == 200
-    health = httpx.get(asr_router.url + "/health").json()
+    open_health = httpx.get(asr_router.url + "/health")
+    assert open_health.json() == {"status": "ok"}
+    assert asr_predictor.url not in open_health.text  # the predictors' URLs are for key holders only
+    assert httpx.get(asr_router.url + "/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    health = httpx.get(asr_router.url + "/health", headers=auth).json()
     assert health["backends"]["asr"]["replicas"][0]["ready"] is True
-    metrics = httpx.get(asr_router.url + "/metrics").text
+    for path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
+        refused = httpx.get(asr_router.url + path)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        assert httpx.get(asr_router.url + path, headers=auth).status_code == 200
+    metrics = httpx.get(asr_router.url + "/metrics", headers=auth).text
     assert (
         "voicestack_router_requests_total" in metrics
         and "voicestack_router_backend_requests_total" in metrics
