@@ -25,6 +25,7 @@ from router.auth import check_api_key, sees_details
 from router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
 from router.body_limits import JsonBodyLimitMiddleware
 from router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
+from router.openapi import install_openapi
 from router.request_context import REQUEST_ID
 from router.settings import RouterSettings, load_settings
 from router.voice_store import build_voice_store
@@ -275,6 +276,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         """Behind the API key when keys are set (the chart's ServiceMonitor can send one)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    install_openapi(app)
     if settings.api_docs == "key" and settings.api_keys:
         _install_keyed_docs(app)
 

@@ -8,14 +8,27 @@ chart's NetworkPolicy guards them); see docs/router.md.
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from router.errors import ApiError
 
+# Declares the bearer scheme in the OpenAPI description (``security`` on every keyed operation); the header
+# is checked below, so a route answers the same whether or not keys are configured.
+BEARER = HTTPBearer(auto_error=False, description="One of the router's API keys (only when keys are set).")
 
-def check_api_key(request: Request) -> None:
+
+def check_api_key(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None
+) -> None:
     """FastAPI dependency: accept the request if no keys are configured or its bearer key matches one."""
+    verify_api_key(request)
+
+
+def verify_api_key(request: Request) -> None:
+    """401 unless no keys are configured or the request's bearer key matches one."""
     keys: list[str] = request.app.state.settings.api_keys
     if not keys:
         return
@@ -38,5 +51,5 @@ def sees_details(request: Request) -> bool:
         return True
     if "authorization" not in request.headers:
         return False
-    check_api_key(request)
+    verify_api_key(request)
     return True

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from router import asr_client
 from router.errors import ApiError
@@ -196,6 +196,7 @@ for prefix in ("", "/v1/bazarr"):
         f"{prefix}/asr",
         asr,
         methods=["POST"],
+        response_class=PlainTextResponse,  # the subtitle or text, whatever `output` asks for
         summary="Transcribe (Bazarr)",
         openapi_extra=_AUDIO_FORM,
         include_in_schema=prefix == "",
