@@ -7,6 +7,7 @@ skip on a developer machine and fail in CI (``CI`` set): CI must never go green 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +36,17 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
 
 
-def wait_established(plane: ControlPlane, *names: str) -> None:
-    plane.kubectl("wait", "--for", "condition=Established", "--timeout", "60s",
-                  *(f"crd/{name}" for name in names))  # fmt: skip
+def wait_established(plane: ControlPlane, *names: str, timeout: float = 60.0) -> None:
+    """Until each CRD is served (``kubectl wait`` errors on a CRD that has no conditions yet)."""
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            found = plane.get("crd", name) or {}
+            conditions = (found.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                break
+            assert time.monotonic() < deadline, f"CRD {name} not established after {timeout:.0f} s"
+            time.sleep(0.2)
 
 
 def install_voicestack_crd(plane: ControlPlane) -> None:

@@ -212,6 +212,7 @@ class ControlPlane:
         self.server = f"https://127.0.0.1:{api_port}"
         self._spawn("kube-apiserver", [
             "--etcd-servers", etcd_url, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+            "--endpoint-reconciler-type", "none",  # a loopback address cannot back the kubernetes Service
             "--secure-port", str(api_port), "--cert-dir", str(self.work / "apiserver-certs"),
             "--tls-cert-file", str(pki / "apiserver.crt"),
             "--tls-private-key-file", str(pki / "apiserver.key"),

@@ -32,6 +32,7 @@ from tests.operator.specs import (
 
 def server_dry_run(plane: ControlPlane, obj: dict[str, Any], namespace: str) -> tuple[bool, str]:
     """Create ``obj`` with ``--dry-run=server`` (the whole admission chain, nothing stored)."""
+    obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
     done = plane.kubectl(
         "create", "-n", namespace, "--dry-run=server", "-o", "json", "-f", "-",
         stdin=json.dumps(obj), check=False,
