@@ -34,7 +34,7 @@ fi
 
 mkdir -p "$out/bin"
 out="$(cd "$out" && pwd)"
-export GOFLAGS="${GOFLAGS:--mod=mod}" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+export GOFLAGS="${GOFLAGS:--mod=readonly}" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"  # the pins, never updated here
 minor="${version#v1.}"
 minor="${minor%%.*}"
 # What `kubectl version` and the server's /version report (the same -X flags Kubernetes' own build sets);
@@ -44,20 +44,26 @@ kver="$kver -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component
 kver="$kver -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1"
 kver="$kver -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-timed() {  # timed LABEL COMMAND...: run, report wall seconds
+timed() {  # timed LABEL COMMAND...: run COMMAND, report its wall seconds
   local start=$SECONDS
-  "$@"
-  echo "build-control-plane: $1 ... ${*: -1}: $((SECONDS - start)) s" >&2
+  "${@:2}"
+  echo "build-control-plane: $1: $((SECONDS - start)) s" >&2
 }
 start=$SECONDS
 echo "build-control-plane: building Kubernetes $version (etcd, kube-apiserver, kube-controller-manager, kubectl)" >&2
-(cd "$build/kube" && timed go build -trimpath -ldflags "-s -w $kver" -o "$out/bin/" \
+(cd "$build/kube" && timed "go build (Kubernetes, etcd)" go build -trimpath -ldflags "-s -w $kver" -o "$out/bin/" \
   go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
 mv "$out/bin/server" "$out/bin/etcd"  # go names the binary of go.etcd.io/etcd/server/v3 "server"
 echo "build-control-plane: building helm $helm_version" >&2
-(cd "$build/helm" && timed go build -trimpath \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" -o "$out/bin/" \
+# The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`), as Helm's Makefile sets
+# it: that of the client-go it is built with (default otherwise: 1.20, below the chart's kubeVersion).
+client_minor="$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$build/helm/go.mod" | cut -d. -f2)"
+hver="-X helm.sh/helm/v3/internal/version.version=$helm_version"
+for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+  hver="$hver -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$client_minor"
+done
+(cd "$build/helm" && timed "go build (helm)" go build -trimpath -ldflags "-s -w $hver" -o "$out/bin/" \
   helm.sh/helm/v3/cmd/helm)
 echo "$want" > "$out/stamp"
 echo "build-control-plane: built in $((SECONDS - start)) s into $out/bin" >&2
