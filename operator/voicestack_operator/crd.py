@@ -7,6 +7,7 @@ test checks the file is current. The same schema is the single source of the spe
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Any
 
@@ -545,7 +546,46 @@ def status_schema() -> Schema:
     )
 
 
+def apply_defaults(schema: Schema, value: Any) -> Any:
+    """Apply a structural schema's ``default`` values the way the API server does (a new object)."""
+    value = copy.deepcopy(value)
+    _default_in_place(schema, value)
+    return value
+
+
+def _default_in_place(schema: Schema, value: Any) -> None:
+    if isinstance(value, dict):
+        for name, sub in schema.get("properties", {}).items():
+            if name not in value and "default" in sub:
+                value[name] = copy.deepcopy(sub["default"])
+            if name in value:
+                _default_in_place(sub, value[name])
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for item in value:
+            _default_in_place(schema["items"], item)
+
+
+def complete_defaults(schema: Schema) -> Schema:
+    """Spell out every object ``default: {}`` with its nested defaults (innermost first).
+
+    The API server checks a default against the node's CEL rules as written, without applying the nested
+    defaults first: ``default: {}`` on ``spec`` fails ``self.asr.enabled || ...`` with "no such key". A
+    spelled-out default defaults exactly as ``{}`` would, and satisfies the rules.
+    """
+    for sub in schema.get("properties", {}).values():
+        complete_defaults(sub)
+    if isinstance(schema.get("items"), dict):
+        complete_defaults(schema["items"])
+    if schema.get("type") == "object" and schema.get("default") == {}:
+        schema["default"] = apply_defaults(schema, {})
+    return schema
+
+
 def spec_schema() -> Schema:
+    return complete_defaults(_spec_schema())
+
+
+def _spec_schema() -> Schema:
     return obj(
         "Desired state of the speech stack.",
         {
@@ -605,7 +645,8 @@ def openapi_schema() -> Schema:
         {
             "apiVersion": string("Versioned schema of this representation of an object."),
             "kind": string("REST resource this object represents."),
-            "metadata": {"type": "object", "description": "Standard object metadata."},
+            # The API server allows nothing but the type here (not even a description): metadata is implicit.
+            "metadata": {"type": "object"},
             "spec": spec_schema(),
             "status": status_schema(),
         },

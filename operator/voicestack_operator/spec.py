@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 from typing import Any
 
 from voicestack_operator import crd
+from voicestack_operator.crd import apply_defaults
+
+__all__ = ["InvalidSpec", "apply_defaults", "decoded_voice", "normalize"]
 
 DEFAULT_ASR_MODEL = "large-v3"
 WHISPER_COMPUTE_TYPES = ("default", "float16", "float32")
@@ -26,25 +28,6 @@ class InvalidSpec(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-def apply_defaults(schema: dict[str, Any], value: Any) -> Any:
-    """Apply a structural schema's ``default`` values the way the API server does (a new object)."""
-    value = copy.deepcopy(value)
-    _default_in_place(schema, value)
-    return value
-
-
-def _default_in_place(schema: dict[str, Any], value: Any) -> None:
-    if isinstance(value, dict):
-        for name, sub in schema.get("properties", {}).items():
-            if name not in value and "default" in sub:
-                value[name] = copy.deepcopy(sub["default"])
-            if name in value:
-                _default_in_place(sub, value[name])
-    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for item in value:
-            _default_in_place(schema["items"], item)
 
 
 def decoded_voice(voice: dict[str, Any]) -> bytes:

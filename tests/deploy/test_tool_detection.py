@@ -104,9 +104,15 @@ def test_python_without_ensurepip_gets_python3_venv(tmp_path: Path) -> None:
     assert apt_plan("install.sh", bin_dir, PYTHON=str(bin_dir / "python3")) == ["python3-venv"]
 
 
+@pytest.mark.parametrize(("present", "expected"), [({}, ["openssl"]), ({"openssl": "true"}, [])])
+def test_control_plane_build_wants_openssl(tmp_path: Path, present: dict, expected: list[str]) -> None:
+    """tests/cluster makes the test cluster's certificates with the openssl program."""
+    assert apt_plan("build-control-plane.sh", program_dir(tmp_path, present)) == expected
+
+
 def test_scripts_reaching_apt_use_the_shared_detection() -> None:
     """No script the README's commands reach tests for a program with a bare ``command -v`` of its own."""
-    for script in ("install.sh", "build-images.sh", "test.sh", "up.sh"):
+    for script in ("install.sh", "build-images.sh", "test.sh", "up.sh", "build-control-plane.sh"):
         text = (ROOT / "scripts" / script).read_text()
         assert "command -v docker " not in text and "dpkg -s " not in text, script
         if "apt-get install" in text:

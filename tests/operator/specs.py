@@ -97,3 +97,58 @@ def load_example(path: Path) -> dict[str, Any]:
     loaded = yaml.safe_load(path.read_text())
     assert isinstance(loaded, dict)
     return loaded
+
+
+# The operator enforces each CEL rule itself too (a cluster may not run CEL): one invalid spec per rule.
+INVALID = {
+    "nothing enabled": {"asr": {"enabled": False}, "tts": {"enabled": False}},
+    "scale to zero needs Knative": {"asr": {"minReplicas": 0}},
+    "min over max": {"tts": {"minReplicas": 3, "maxReplicas": 2}},
+    "model and storageUri": {"asr": {"model": "small", "storageUri": "s3://bucket/model"}},
+    "whisper compute type": {"asr": {"engine": "whisper", "computeType": "int8"}},
+    "voice with two sources": {
+        "tts": {
+            "voices": [{"name": "a", "data": "UklGRg==", "configMapKeyRef": {"name": "x", "key": "a.wav"}}]
+        }
+    },
+    "voice without source": {"tts": {"voices": [{"name": "a"}]}},
+    "ingress without host": {"router": {"ingress": {"enabled": True}}},
+    "coqui without a model": {"tts": {"engine": "coqui"}},
+    "piper with voices": {"tts": {"engine": "piper", "voices": [{"name": "a", "data": "UklGRg=="}]}},
+    "piper on a GPU": {"tts": {"engine": "piper", "resources": {"gpu": 1}}},
+    "piper on cuda": {"tts": {"engine": "piper", "device": "cuda"}},
+}
+
+# The CEL rule (by its message) that rejects each invalid spec, and nothing else does.
+PIPER_ON_CPU = "the piper engine runs on CPU: set tts.resources.gpu to 0 and tts.device to auto or cpu"
+REJECTED_BY = {
+    "nothing enabled": "enable at least one of asr and tts",
+    "scale to zero needs Knative": "minReplicas 0 (scale to zero) needs deploymentMode Knative",
+    "min over max": "minReplicas must not exceed maxReplicas",
+    "model and storageUri": "set model or storageUri, not both",
+    "whisper compute type": "engine whisper (openai-whisper) supports computeType float16 or float32 only",
+    "voice with two sources": "a voice needs exactly one source: configMapKeyRef or data",
+    "voice without source": "a voice needs exactly one source: configMapKeyRef or data",
+    "ingress without host": "ingress.host is required when the ingress is enabled",
+    "coqui without a model": "engine coqui needs a model (a coqui-tts model name or directory)",
+    "piper with voices": "the piper engine cannot clone voices: remove tts.voices or use engine xtts",
+    "piper on a GPU": PIPER_ON_CPU,
+    "piper on cuda": PIPER_ON_CPU,
+}
+
+# Specs the structural schema rejects: (spec, what the offline jsonschema check says, the field the real API
+# server names in its error; tests/cluster/test_crd.py).
+SCHEMA_REJECTS = [
+    ({"asr": {"engine": "nemo"}}, "asr/engine", "spec.asr.engine"),
+    ({"asr": {"beamSize": 11}}, "asr/beamSize", "spec.asr.beamSize"),
+    ({"asr": {"gpus": 1}}, "Additional properties", 'unknown field "spec.asr.gpus"'),
+    ({"deploymentMode": "Serverless"}, "deploymentMode", "spec.deploymentMode"),
+    (
+        {"tts": {"voices": [{"name": "bad name", "data": "UklGRg=="}]}},
+        "voices/0/name",
+        "spec.tts.voices[0].name",
+    ),
+    ({"router": {"serviceType": "ExternalName"}}, "serviceType", "spec.router.serviceType"),
+    ({"tts": {"acceptModelLicense": "yes"}}, "acceptModelLicense", "spec.tts.acceptModelLicense"),
+    ({"tts": {"voiceAliases": {"alloy": ""}}}, "voiceAliases/alloy", "spec.tts.voiceAliases.alloy"),
+]

@@ -31,8 +31,10 @@ def asset(relative: str) -> Path:
 
 
 def k8s_root() -> Path:
-    """KServe's CRDs and other Kubernetes schemas: ``../shared/k8s`` beside the assets."""
-    path = assets_root().parent / "k8s"
+    """KServe's CRDs and other Kubernetes schemas: ``VOICESTACK_TEST_K8S``, default ``k8s`` beside the assets
+    (``../shared/k8s``)."""
+    configured = os.environ.get("VOICESTACK_TEST_K8S")
+    path = Path(configured) if configured else assets_root().parent / "k8s"
     if not path.exists():
-        pytest.fail(f"Kubernetes schemas not found at {path}", pytrace=False)
+        pytest.fail(f"Kubernetes schemas not found at {path}; set VOICESTACK_TEST_K8S", pytrace=False)
     return path

@@ -140,11 +140,15 @@ def errors(validator: jsonschema.Draft7Validator, obj: dict[str, Any]) -> list[s
 def structural_problems(schema: dict[str, Any], path: str = "") -> Iterator[str]:
     """Places where a CRD schema is not structural-and-documented: a node without a type or description.
 
-    ``metadata`` at the root is exempt from the description rule only if it has one anyway (it does here).
-    Int-or-string nodes carry no ``type`` by design.
+    ``metadata`` at the root is exempt from the description rule: the API server rejects a CRD whose
+    ``metadata`` schema has anything but ``type: object``. Int-or-string nodes carry no ``type`` by design.
     """
     if "type" not in schema and not schema.get("x-kubernetes-int-or-string"):
         yield f"{path or '<root>'}: no type"
+    if path == ".metadata":
+        if set(schema) != {"type"}:
+            yield ".metadata: only 'type: object' is allowed"
+        return
     if not schema.get("description"):
         yield f"{path or '<root>'}: no description"
     for name, sub in schema.get("properties", {}).items():

@@ -1,0 +1,240 @@
+"""The real operator (``voicestack operator``) against the real API server, as the chart's ServiceAccount.
+
+The operator runs in a subprocess with a kubeconfig holding only a token of the ServiceAccount the chart
+renders, bound to the chart's ClusterRole: every call it makes goes through the API server's RBAC authoriser,
+so a rule missing from ``files/operator-rbac-rules.yaml`` fails here as it would in a cluster. There is no
+KServe controller and no kubelet: the test plays them where a status must move (an InferenceService's
+``Ready``, a pod's readiness); the real Deployment/ReplicaSet controllers and garbage collector do the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.controlplane import ControlPlane, decode_token_subject
+from tests.operator.cluster import wav_base64
+from tests.operator.specs import stack
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "voice-stack"
+RELEASE, SYSTEM = "voice-stack", "voicestack-system"
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def rendered_rbac(plane: ControlPlane) -> list[dict[str, Any]]:
+    """The chart's operator ServiceAccount, ClusterRole and ClusterRoleBinding (``helm template``)."""
+    out = plane.helm("template", RELEASE, str(CHART), "-n", SYSTEM).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc and doc["kind"] in RBAC_KINDS]
+
+
+@pytest.fixture(scope="module")
+def operator_kubeconfig(crds: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig with a token of the chart's operator ServiceAccount (``kubectl create token``)."""
+    objects = rendered_rbac(crds)
+    assert {obj["kind"] for obj in objects} == RBAC_KINDS
+    crds.kubectl("create", "namespace", SYSTEM)
+    crds.apply(*objects)
+    (account,) = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "ServiceAccount"]
+    path = crds.token_kubeconfig(SYSTEM, account, tmp_path_factory.mktemp("operator") / "kubeconfig")
+    token = yaml.safe_load(path.read_text())["users"][0]["user"]["token"]
+    assert decode_token_subject(token) == f"system:serviceaccount:{SYSTEM}:{account}"
+    return path
+
+
+@pytest.fixture()
+def operator(crds: ControlPlane, operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Path]:
+    """``voicestack operator`` (all namespaces, as the chart runs it) in a subprocess; yields its log file."""
+    log = tmp_path / "operator.log"
+    env = {**crds.env(operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "voicestack.cli", "operator", "--all-namespaces", "--liveness", "", "-v"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    text = log.read_text(errors="replace")
+    forbidden = [line for line in text.splitlines() if "orbidden" in line]
+    assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(x[:300] for x in forbidden[:10])
+
+
+def test_the_token_is_least_privilege(crds: ControlPlane, operator_kubeconfig: Path) -> None:
+    """The operator's identity may read VoiceStacks but not Secrets or Pods (the chart's rules, not admin)."""
+
+    def can(verb: str, resource: str) -> str:
+        done = crds.kubectl(
+            "auth", "can-i", verb, resource, "-A", kubeconfig=operator_kubeconfig, check=False
+        )
+        return done.stdout.strip()
+
+    assert can("watch", "voicestacks.voicestack.io") == "yes"
+    assert can("create", "inferenceservices.serving.kserve.io") == "yes"
+    assert can("get", "secrets") == "no"
+    assert can("list", "pods") == "no"
+    assert can("update", "deployments.apps") == "no"
+    denied = crds.kubectl("get", "secrets", "-n", "default", kubeconfig=operator_kubeconfig, check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr.lower()
+
+
+def condition(plane: ControlPlane, namespace: str, name: str, kind: str) -> dict[str, Any] | None:
+    found = plane.get("voicestack", name, namespace)
+    conditions = ((found or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), None)
+
+
+def children(name: str) -> dict[str, str]:
+    """kind → name of what a VoiceStack with both engines, an inline voice and an ingress owns."""
+    return {
+        f"inferenceservice/{name}-asr": "InferenceService",
+        f"inferenceservice/{name}-tts": "InferenceService",
+        f"configmap/{name}-router": "ConfigMap",
+        f"configmap/{name}-voice-anna": "ConfigMap",
+        f"deployment/{name}-router": "Deployment",
+        f"service/{name}-router": "Service",
+        f"ingress/{name}-router": "Ingress",
+        f"serviceaccount/{name}-router": "ServiceAccount",
+        f"role/{name}-router": "Role",
+        f"rolebinding/{name}-router": "RoleBinding",
+    }
+
+
+def spec() -> dict[str, Any]:
+    return {
+        "asr": {"model": "tiny", "device": "cpu", "computeType": "int8"},
+        "tts": {
+            "device": "cpu",
+            "acceptModelLicense": True,
+            "voices": [{"name": "anna", "data": wav_base64()}],
+        },
+        "router": {"ingress": {"enabled": True, "host": "voice.example.com"}},
+    }
+
+
+def ready_pods(plane: ControlPlane, namespace: str, selector: str) -> int:
+    """Play the kubelet: mark the selected pods Running and Ready (status subresource); returns how many."""
+    pods = json.loads(plane.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)[
+        "items"
+    ]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for pod in pods:
+        ready = [
+            {"type": kind, "status": "True", "lastTransitionTime": now}
+            for kind in ("Ready", "ContainersReady")
+        ]
+        status = {"status": {"phase": "Running", "conditions": ready, "startTime": now}}
+        plane.kubectl("patch", "pod", pod["metadata"]["name"], "-n", namespace, "--subresource=status",
+                      "--type=merge", "-p", json.dumps(status))  # fmt: skip
+    return len(pods)
+
+
+def isvc_ready(plane: ControlPlane, namespace: str, name: str) -> None:
+    """Play KServe's controller: the InferenceService reports Ready with a URL."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    status = {
+        "status": {
+            "url": f"http://{name}.{namespace}.example.com",
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+        }
+    }
+    plane.kubectl("patch", "inferenceservice", name, "-n", namespace, "--subresource=status", "--type=merge",
+                  "-p", json.dumps(status))  # fmt: skip
+
+
+def test_reconcile_converge_repair_and_garbage_collect(
+    crds: ControlPlane, namespace: str, operator: Path
+) -> None:
+    crds.apply(stack("demo", spec(), namespace))
+    owner = crds.get("voicestack", "demo", namespace)
+    assert owner is not None
+    uid = owner["metadata"]["uid"]
+
+    # Every child exists, owned (controller) by the VoiceStack.
+    for ref in children("demo"):
+        made = eventually(lambda ref=ref: crds.get(*ref.split("/"), namespace), ref)
+        owners = made["metadata"].get("ownerReferences") or []
+        assert [(o["uid"], o.get("controller")) for o in owners] == [(uid, True)], ref
+    isvc = crds.get("inferenceservice", "demo-asr", namespace)
+    assert isvc is not None
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    assert container["name"] == "kserve-container"
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
+
+    # Conditions: nothing is ready yet (no KServe controller, no kubelet).
+    first = eventually(lambda: condition(crds, namespace, "demo", "Ready"), "a Ready condition")
+    assert first["status"] != "True"
+    assert (
+        eventually(lambda: condition(crds, namespace, "demo", "AsrReady"), "AsrReady")["reason"] == "Pending"
+    )
+
+    # Converge: KServe reports both engines ready; the router's pods (made by the real ReplicaSet controller)
+    # become ready; the Deployment controller sets Available; the operator turns Ready True.
+    for engine in ("asr", "tts"):
+        isvc_ready(crds, namespace, f"demo-{engine}")
+    eventually(lambda: ready_pods(crds, namespace, "app.kubernetes.io/instance=demo"), "router pods")
+    ready = eventually(
+        lambda: (c := condition(crds, namespace, "demo", "Ready")) and c["status"] == "True" and c,
+        "Ready=True",
+    )
+    assert ready["observedGeneration"] == owner["metadata"]["generation"]
+    stored = crds.get("voicestack", "demo", namespace)
+    assert stored is not None
+    assert stored["status"]["routerUrl"] == f"http://demo-router.{namespace}.svc.cluster.local"
+    assert stored["status"]["asr"]["model"] == "tiny"
+    columns = crds.kubectl("get", "vs", "demo", "-n", namespace).stdout.splitlines()[1].split()
+    assert columns[1:4] == ["tiny", "tts_models/multilingual/multi-dataset/xtts_v2", "True"]
+
+    # Drift is repaired: a hand-scaled Deployment, a deleted Service and an edited ConfigMap come back.
+    crds.kubectl("scale", "deployment", "demo-router", "-n", namespace, "--replicas=5")
+    crds.kubectl("delete", "service", "demo-router", "-n", namespace)
+    crds.kubectl("patch", "configmap", "demo-router", "-n", namespace, "--type=merge",
+                 "-p", json.dumps({"data": {"router.yaml": "tampered: true\n"}}))  # fmt: skip
+    eventually(
+        lambda: (d := crds.get("deployment", "demo-router", namespace)) and d["spec"]["replicas"] == 1,
+        "replicas back to 1",
+    )
+    eventually(lambda: crds.get("service", "demo-router", namespace), "the Service recreated")
+    eventually(
+        lambda: (
+            "tampered"
+            not in (crds.get("configmap", "demo-router", namespace) or {})
+            .get("data", {})
+            .get("router.yaml", "tampered")
+        ),
+        "router.yaml restored",
+    )
+
+    # A spec change rolls through: disabling the ingress deletes it.
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--type=merge",
+                 "-p", json.dumps({"spec": {"router": {"ingress": {"enabled": False}}}}))  # fmt: skip
+    eventually(lambda: crds.get("ingress", "demo-router", namespace) is None, "the Ingress deleted")
+
+    # Deleting the VoiceStack: the garbage collector (controller manager) deletes every child.
+    crds.kubectl("delete", "vs", "demo", "-n", namespace, "--timeout=60s")
+    for ref in children("demo"):
+        eventually(lambda ref=ref: crds.get(*ref.split("/"), namespace) is None, f"{ref} garbage-collected")
