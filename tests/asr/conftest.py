@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -15,6 +16,19 @@ from tests.support.servers import ServerProcess, free_port, running
 
 # Random weights loop on tokens: a small cap per window keeps every request fast and its cost stable.
 MAX_NEW_TOKENS = "8"
+MODELS_DIR_VARIABLE = "VOICESTACK_MODELS_DIR"
+
+
+def real_whisper_base() -> Path:
+    """Real Whisper base (CTranslate2) at ``$VOICESTACK_MODELS_DIR/whisper-base``, for tests where words
+    matter; unset or missing fails the test with the fix (never a silent skip)."""
+    root = os.environ.get(MODELS_DIR_VARIABLE)
+    if not root:
+        pytest.fail(f"{MODELS_DIR_VARIABLE} is not set: point it at the real model weights", pytrace=False)
+    path = Path(root) / "whisper-base"
+    if not (path / "model.bin").is_file():
+        pytest.fail(f"real Whisper base not found at {path} (set {MODELS_DIR_VARIABLE})", pytrace=False)
+    return path
 
 
 @pytest.fixture(scope="session")
