@@ -137,7 +137,9 @@ async def asr(
     task: Annotated[Literal["transcribe", "translate"], Query()] = "transcribe",
     language: Annotated[str | None, Query(description="Language code, e.g. `en`; detected if absent")] = None,
     initial_prompt: Annotated[str | None, Query()] = None,
-    vad_filter: Annotated[bool, Query(description="Skip parts without speech")] = False,
+    vad_filter: Annotated[
+        bool | None, Query(description="Skip parts without speech (default: the ASR predictor's --vad)")
+    ] = None,
     word_timestamps: Annotated[bool, Query(description="Word-level timestamps (json output)")] = False,
     output: Annotated[Literal["txt", "vtt", "srt", "tsv", "json", "jsonl"], Query()] = "txt",
     video_file: Annotated[str | None, Query(description="Accepted and ignored")] = None,

@@ -24,9 +24,9 @@ class EngineSettings:
     model: str = "base"
     device: str = "auto"
     compute_type: str | None = None  # None: float16 on CUDA, int8 (faster-whisper) / float32 on CPU
-    beam_size: int = 5
-    vad: bool = False
-    batch_size: int = 0  # 0: 8 on CUDA, 1 (sequential) on CPU, where batching measured slower
+    beam_size: int = 0  # 0: per path and device (engines/faster_whisper_engine.py, docs/asr-predictor.md)
+    vad: bool | None = None  # None: on for audio the batched pipeline takes, off for the sequential path
+    batch_size: int = 0  # 0: per device (engines/faster_whisper_engine.py); 1 keeps everything sequential
     max_new_tokens: int | None = None
     cpu_threads: int = 0
     download_root: str | None = None
@@ -64,22 +64,24 @@ class EngineSettings:
         group.add_argument(
             "--beam_size",
             type=int,
-            default=env_int("ASR_BEAM_SIZE", 5),
-            help="Default beam size (a request may ask for 1–10) [ASR_BEAM_SIZE].",
+            default=env_int("ASR_BEAM_SIZE", 0),
+            help="Default beam size (a request may ask for 1–10); 0 picks per path and device: 5 for "
+            "the sequential path, and for the batched one 5 on CUDA and 1 on CPU [ASR_BEAM_SIZE].",
         )
         group.add_argument(
             "--vad",
             action=argparse.BooleanOptionalAction,
-            default=env_bool("ASR_VAD_ENABLED", False),
-            help="Default for the Silero VAD filter (a request may override) [ASR_VAD_ENABLED].",
+            default=_env_optional_bool("ASR_VAD_ENABLED"),
+            help="Default for the Silero VAD filter (a request may override); unset: on for audio the "
+            "batched pipeline takes (> 30 s), off for shorter audio [ASR_VAD_ENABLED].",
         )
         group.add_argument(
             "--batch_size",
             type=int,
             default=env_int("ASR_BATCH_SIZE", 0),
             help="faster-whisper: audio longer than 30 s is transcribed by BatchedInferencePipeline "
-            "with this many windows per batch; 1 keeps the sequential loop; 0 picks 8 on CUDA and 1 on "
-            "CPU (see docs/asr-predictor.md) [ASR_BATCH_SIZE].",
+            "with this many windows per batch; 1 keeps the sequential loop; 0 picks 8 (CPU and CUDA; "
+            "see docs/asr-predictor.md) [ASR_BATCH_SIZE].",
         )
         group.add_argument(
             "--max_new_tokens",
@@ -122,8 +124,8 @@ class EngineSettings:
             raise SystemExit(f"--engine must be one of {', '.join(ENGINES)}, got {args.engine!r}")
         if args.device not in DEVICES:
             raise SystemExit(f"--device must be one of {', '.join(DEVICES)}, got {args.device!r}")
-        if not 1 <= args.beam_size <= 10:
-            raise SystemExit(f"--beam_size must be between 1 and 10, got {args.beam_size}")
+        if not 0 <= args.beam_size <= 10:
+            raise SystemExit(f"--beam_size must be between 1 and 10 (0: automatic), got {args.beam_size}")
         if args.batch_size < 0:
             raise SystemExit(f"--batch_size must not be negative, got {args.batch_size}")
         if not 0 <= args.max_new_tokens <= MAX_NEW_TOKENS_LIMIT:
@@ -149,3 +151,8 @@ class EngineSettings:
             local_files_only=args.local_files_only,
             max_audio_seconds=args.max_audio_seconds,
         )
+
+
+def _env_optional_bool(name: str) -> bool | None:
+    """A boolean variable that may be left unset (None: the engine decides)."""
+    return None if env_str(name) is None else env_bool(name, False)

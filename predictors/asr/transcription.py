@@ -13,7 +13,8 @@ from typing import Any
 
 from predictors.asr import metrics
 from predictors.asr.engines.base import FALLBACK_TEMPERATURES, SAMPLE_RATE, AsrEngine, DecodeOptions
-from predictors.asr.language_vote import vote
+from predictors.asr.engines.memory import release_freed_memory
+from predictors.asr.language_vote import LanguageVote, vote
 from predictors.asr.request_options import AsrOptions
 from predictors.asr.result_shape import detection_result, shape_segment, transcription_result
 from predictors.asr.settings import EngineSettings
@@ -33,11 +34,16 @@ class Transcription:
 
     def events(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
         started = time.perf_counter()
-        if self.options.task == "detect_language":
-            language, probability, top = self._detect(engine)
-            result = detection_result(language, probability, self.audio.duration, top)
-        else:
-            result = yield from self._transcribe(engine, stop)
+        try:
+            if self.options.task == "detect_language":
+                detected = self._detect(engine)
+                result = detection_result(
+                    detected.language, detected.probability, self.audio.duration, detected.top
+                )
+            else:
+                result = yield from self._transcribe(engine, stop)
+        finally:
+            release_freed_memory()  # idle memory returns to what it was before the request
         if stop.is_set():
             return
         metrics.record_processing(
@@ -55,7 +61,7 @@ class Transcription:
             pass
         return last["result"]
 
-    def _detect(self, engine: AsrEngine) -> tuple[str, float, dict[str, float]]:
+    def _detect(self, engine: AsrEngine) -> LanguageVote:
         return vote(
             self.audio.samples,
             SAMPLE_RATE,
@@ -69,13 +75,14 @@ class Transcription:
         if options.language is not None:
             language, probability = options.language, 1.0
         else:
-            language, probability, _ = self._detect(engine)
+            detected = self._detect(engine)
+            language, probability = detected.language, detected.probability
         decode = DecodeOptions(
             task=options.task,
             language=language,
             initial_prompt=options.initial_prompt,
             temperatures=FALLBACK_TEMPERATURES if options.temperature is None else (options.temperature,),
-            beam_size=options.beam_size or self.settings.beam_size,
+            beam_size=options.beam_size or self.settings.beam_size or None,
             word_timestamps=options.word_timestamps,
             vad_filter=self.settings.vad if options.vad_filter is None else options.vad_filter,
             max_new_tokens=self.settings.max_new_tokens,

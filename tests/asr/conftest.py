@@ -10,10 +10,17 @@ import pytest
 from tests.asr.client import AsrClient
 from tests.support.assets import asset
 from tests.support.media import run_ffmpeg
+from tests.support.models_dir import real_model
 from tests.support.servers import ServerProcess, free_port, running
 
 # Random weights loop on tokens: a small cap per window keeps every request fast and its cost stable.
 MAX_NEW_TOKENS = "8"
+
+
+def real_whisper_base() -> Path:
+    """Real Whisper base (CTranslate2) from the model cache (pulled on first use), for tests where words
+    matter; a model that cannot be pulled fails the test with the reason (never a silent skip)."""
+    return real_model("whisper-base")
 
 
 @pytest.fixture(scope="session")

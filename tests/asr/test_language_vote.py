@@ -1,11 +1,12 @@
-"""Language detection votes over the windows ``detect_lang_offset`` … ``+detect_lang_length`` select."""
+"""Language detection: a confident first window decides alone, otherwise the windows ``detect_lang_offset`` …
+``+detect_lang_length`` select vote. Pure logic, with a fake distribution per window."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from predictors.asr.language_vote import detection_windows, vote
+from predictors.asr.language_vote import EARLY_STOP_PROBABILITY, detection_windows, vote
 
 RATE = 100  # samples per second: small arrays, same arithmetic
 
@@ -30,14 +31,73 @@ def test_only_the_selected_range_votes() -> None:
         return {"de": 0.9, "en": 0.1} if window.mean() > 0.5 else {"en": 0.6, "de": 0.4}
 
     first_window = vote(audio, RATE, 0, 30, distribution)
-    assert first_window[0] == "en" and seen == [(0.0, 3000)]
+    assert first_window.language == "en" and seen == [(0.0, 3000)]
     seen.clear()
-    assert vote(audio, RATE, 0, 90, distribution)[0] == "de"  # three windows: en, en, de → averaged
+    unsure = vote(audio, RATE, 0, 90, distribution)  # three windows: en, en, de → averaged
+    assert (unsure.language, unsure.windows) == ("de", 3)
     assert [mean for mean, _ in seen] == [0.0, 0.0, 1.0]
     seen.clear()
-    language, probability, top = vote(audio, RATE, 60, 60, distribution)
-    assert (language, probability) == ("de", pytest.approx(0.9))
+    later = vote(audio, RATE, 60, 60, distribution, confident=2.0)  # above 1: every window votes
+    assert (later.language, later.probability, later.windows) == ("de", pytest.approx(0.9), 2)
     assert seen == [(1.0, 3000), (1.0, 3000)]
-    assert list(top) == ["de", "en"]
+    assert list(later.top) == ["de", "en"]
     with pytest.raises(ValueError, match="no audio"):
         vote(audio, RATE, 200, 30, distribution)
+
+
+def speech(*languages: str) -> np.ndarray:
+    """30 s per language: each window's samples carry its language's index, for the fake detector."""
+    return np.concatenate([np.full(30 * RATE, LANGS.index(lang), dtype=np.float32) for lang in languages])
+
+
+LANGS = ["en", "de", "music"]
+
+
+def detector(confidence: dict[str, float]) -> tuple[list[str], object]:
+    """A fake distribution source: each window's language gets ``confidence[lang]``, the rest is spread."""
+    calls: list[str] = []
+
+    def distribution(window: np.ndarray) -> dict[str, float]:
+        lang = LANGS[int(window[0])]
+        calls.append(lang)
+        if lang == "music":  # no speech: a flat, unsure guess
+            return {"en": 0.4, "de": 0.3, "fr": 0.3}
+        other = "de" if lang == "en" else "en"
+        return {lang: confidence[lang], other: 1 - confidence[lang]}
+
+    return calls, distribution
+
+
+def test_a_confident_first_window_decides_alone() -> None:
+    calls, distribution = detector({"en": 0.99, "de": 0.99})
+    result = vote(speech("en", "en", "en", "en"), RATE, 0, 90, distribution)
+    assert (result.language, result.windows, calls) == ("en", 1, ["en"])
+    assert result.probability == pytest.approx(0.99)
+    assert list(result.top) == ["en", "de"]
+
+
+def test_the_threshold_is_inclusive_and_just_below_it_the_windows_vote() -> None:
+    at = {"en": EARLY_STOP_PROBABILITY, "de": 0.99}
+    calls, distribution = detector(at)
+    assert vote(speech("en", "de", "de"), RATE, 0, 90, distribution).windows == 1
+    below = {"en": EARLY_STOP_PROBABILITY - 0.01, "de": 0.99}
+    calls, distribution = detector(below)
+    result = vote(speech("en", "de", "de"), RATE, 0, 90, distribution)
+    assert (result.language, result.windows, calls) == ("de", 3, ["en", "de", "de"])
+
+
+def test_mixed_audio_still_votes_over_every_window() -> None:
+    """Music first, then German: the unsure first window hands the decision to the whole range."""
+    calls, distribution = detector({"en": 0.99, "de": 0.95})
+    result = vote(speech("music", "de", "de"), RATE, 0, 90, distribution)
+    assert (result.language, result.windows, calls) == ("de", 3, ["music", "de", "de"])
+    assert result.probability == pytest.approx((0.3 + 0.95 + 0.95) / 3)
+    # Only the first window can stop the vote: a confident second one after an unsure first does not.
+    calls, distribution = detector({"en": 0.99, "de": 0.99})
+    assert vote(speech("music", "de", "en", "en"), RATE, 0, 120, distribution).windows == 4
+
+
+def test_the_early_stop_starts_at_the_offset() -> None:
+    calls, distribution = detector({"en": 0.99, "de": 0.99})
+    result = vote(speech("en", "de", "de"), RATE, 30, 60, distribution)
+    assert (result.language, result.windows, calls) == ("de", 1, ["de"])

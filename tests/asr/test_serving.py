@@ -125,7 +125,7 @@ def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> 
         command = [sys.executable, "-m", "predictors.asr", "--enable_grpc", "false", *args]
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    bad_flag = start("--beam_size", "0")
+    bad_flag = start("--beam_size", "11")
     missing = start("--model", str(tmp_path / "nowhere"), "--http_port", str(free_port()))
     hub = start(
         "--model", "Systran/faster-whisper-tiny", "--local_files_only", "--download_root", str(tmp_path),

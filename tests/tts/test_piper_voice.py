@@ -2,7 +2,7 @@
 is transcribed back with real Whisper base (faster-whisper) and compared word by word. Also speed, streaming,
 every OpenAI output format through a real router, and the refusal of cloned voices.
 
-Real weights come from ``$VOICESTACK_MODELS_DIR`` (``piper-en_US-joe-medium/``, ``whisper-base/``).
+Real weights come from the model cache (``piper-en_US-joe-medium``, ``whisper-base``; pulled on first use).
 """
 
 from __future__ import annotations

@@ -13,19 +13,24 @@ import numpy as np
 SAMPLE_RATE = 16000
 # OpenAI's fallback schedule: retry a window at a higher temperature when its output looks degenerate.
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# Whisper's own default beam, kept wherever an engine has no better measured choice for a path.
+DEFAULT_BEAM_SIZE = 5
 
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """What one transcription asks of the engine (the language is already known)."""
+    """What one transcription asks of the engine (the language is already known).
+
+    ``beam_size`` and ``vad_filter`` left as None are the engine's to choose for the path the audio takes.
+    """
 
     task: str  # transcribe | translate
     language: str
     initial_prompt: str | None
     temperatures: tuple[float, ...]
-    beam_size: int
+    beam_size: int | None
     word_timestamps: bool
-    vad_filter: bool
+    vad_filter: bool | None
     max_new_tokens: int | None
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ctranslate2
 import huggingface_hub.constants
 import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
@@ -16,15 +17,36 @@ from faster_whisper import utils as faster_whisper_utils
 from faster_whisper.audio import pad_or_trim
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from predictors.asr.engines.base import SAMPLE_RATE, AsrEngine, DecodeOptions
-from predictors.asr.engines.devices import resolve_device
+from predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
+from predictors.asr.engines.devices import ctranslate2_cuda, resolve_device
 from predictors.asr.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW_SECONDS = 30.0
-# The automatic batch size: batching pays on a GPU; on CPU it measured slower (docs/asr-predictor.md).
-CUDA_BATCH_SIZE = 8
+# The automatic choices for audio longer than one window, per device, measured on Whisper base
+# (docs/asr-predictor.md#performance): the batched pipeline with VAD halves the time of the sequential loop
+# on CPU at no loss of accuracy, and greedy decoding there costs no accuracy against the sequential beam.
+AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 8}
+AUTO_BATCHED_BEAM_SIZE = {"cpu": 1, "cuda": DEFAULT_BEAM_SIZE}
+# Windows per encoder call (0: the whole batch). On CPU a batch costs the encoder the same time per window,
+# but its attention scores grow with it: a batch of 8 took about 750 MB more at the peak.
+ENCODER_BATCH = {"cpu": 1, "cuda": 0}
+
+
+class WindowedEncoderModel(WhisperModel):
+    """``WhisperModel`` whose encoder runs at most ``encoder_batch`` windows at a time; the decoder still
+    gets the whole batch, which is where batching pays on CPU."""
+
+    encoder_batch = 0
+
+    def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
+        size, encode = self.encoder_batch, super().encode
+        if not size or features.ndim == 2 or len(features) <= size:
+            return encode(features)
+        parts = [np.asarray(encode(features[i : i + size])) for i in range(0, len(features), size)]
+        # from_array shares the numpy memory; to_device copies it into storage CTranslate2 owns.
+        return ctranslate2.StorageView.from_array(np.concatenate(parts)).to_device(ctranslate2.Device.cpu)
 
 
 def check_model_source(model: str) -> str:
@@ -66,12 +88,12 @@ class FasterWhisperEngine(AsrEngine):
     name = "faster-whisper"
 
     def __init__(self, settings: EngineSettings, parallel: int = 1) -> None:
-        device = resolve_device(settings.device)
+        device = resolve_device(settings.device, ctranslate2_cuda)
         compute_type = settings.compute_type or ("float16" if device == "cuda" else "int8")
         source = check_model_source(settings.model)
         log.info("loading faster-whisper model %s on %s (%s)", source, device, compute_type)
         try:
-            self.model = WhisperModel(
+            self.model = WindowedEncoderModel(
                 source,
                 device=device,
                 compute_type=compute_type,
@@ -82,8 +104,10 @@ class FasterWhisperEngine(AsrEngine):
             )
         except LocalEntryNotFoundError as exc:  # not cached, and not downloadable (offline, or forbidden)
             raise RuntimeError(hub_error(source, settings, exc)) from exc
+        self.model.encoder_batch = ENCODER_BATCH[device]
         self.batched = BatchedInferencePipeline(self.model)
-        self.batch_size = settings.batch_size or (CUDA_BATCH_SIZE if device == "cuda" else 1)
+        self.batch_size = settings.batch_size or AUTO_BATCH_SIZE[device]
+        self.batched_beam_size = AUTO_BATCHED_BEAM_SIZE[device]
         self.device = device
         self.compute_type = compute_type
 
@@ -102,20 +126,22 @@ class FasterWhisperEngine(AsrEngine):
     def segments(
         self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
     ) -> Iterator[dict[str, Any]]:
+        batched = self.batch_size > 1 and len(audio) / SAMPLE_RATE > BATCH_WINDOW_SECONDS
+        vad_filter = batched if options.vad_filter is None else options.vad_filter
         kwargs: dict[str, Any] = {
             "language": options.language,
             "task": options.task,
-            "beam_size": options.beam_size,
+            "beam_size": options.beam_size or (self.batched_beam_size if batched else DEFAULT_BEAM_SIZE),
             "temperature": list(options.temperatures),
             "initial_prompt": options.initial_prompt,
             "word_timestamps": options.word_timestamps,
-            "vad_filter": options.vad_filter,
+            "vad_filter": vad_filter,
             "max_new_tokens": options.max_new_tokens,
         }
-        duration = len(audio) / SAMPLE_RATE
-        if self.batch_size > 1 and duration > BATCH_WINDOW_SECONDS:
-            if not options.vad_filter:
-                kwargs["clip_timestamps"] = fixed_windows(duration)
+        if batched:
+            # One temperature (the first), no conditioning on the previous window: the pipeline's limits.
+            if not vad_filter:
+                kwargs["clip_timestamps"] = fixed_windows(len(audio) / SAMPLE_RATE)
             segments, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
         else:
             segments, _ = self.model.transcribe(audio, **kwargs)

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import whisper
 
-from predictors.asr.engines.base import SAMPLE_RATE, AsrEngine, DecodeOptions
-from predictors.asr.engines.devices import resolve_device
+from predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
+from predictors.asr.engines.devices import resolve_device, torch_cuda
 from predictors.asr.settings import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class OpenAIWhisperEngine(AsrEngine):
     name = "whisper"
 
     def __init__(self, settings: EngineSettings) -> None:
-        device = resolve_device(settings.device)
+        device = resolve_device(settings.device, torch_cuda)
         source = check_model_source(settings.model, settings.download_root, settings.local_files_only)
         compute_type = settings.compute_type or ("float16" if device == "cuda" else "float32")
         if compute_type not in {"float16", "float32"}:
@@ -109,7 +109,8 @@ class OpenAIWhisperEngine(AsrEngine):
         speech, timeline = (audio, None) if not options.vad_filter else speech_only(audio)
         if len(speech) == 0:
             return
-        decode_options: dict[str, Any] = {"beam_size": options.beam_size, "fp16": self.fp16}
+        beam_size = options.beam_size or DEFAULT_BEAM_SIZE
+        decode_options: dict[str, Any] = {"beam_size": beam_size, "fp16": self.fp16}
         if options.max_new_tokens:
             decode_options["sample_len"] = options.max_new_tokens
         result = self.model.transcribe(
