@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper import utils as faster_whisper_utils
 from faster_whisper.audio import pad_or_trim
+from faster_whisper.transcribe import Segment
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
+from predictors.asr.engines.cues import split_window
 from predictors.asr.engines.devices import ctranslate2_cuda, resolve_device
 from predictors.asr.settings import EngineSettings
 
@@ -32,6 +35,11 @@ AUTO_BATCHED_BEAM_SIZE = {"cpu": 1, "cuda": DEFAULT_BEAM_SIZE}
 # Windows per encoder call (0: the whole batch). On CPU a batch costs the encoder the same time per window,
 # but its attention scores grow with it: a batch of 8 took about 750 MB more at the peak.
 ENCODER_BATCH = {"cpu": 1, "cuda": 0}
+# Whisper's fallback thresholds: a window compressing better than this repeats itself; one below this mean
+# log probability is unlikely text.
+COMPRESSION_RATIO_THRESHOLD = 2.4
+LOG_PROB_THRESHOLD = -1.0
+FRAMES_PER_SECOND = 100  # Whisper's mel frames: the unit of ``seek``
 
 
 class WindowedEncoderModel(WhisperModel):
@@ -138,31 +146,81 @@ class FasterWhisperEngine(AsrEngine):
             "vad_filter": vad_filter,
             "max_new_tokens": options.max_new_tokens,
         }
-        if batched:
-            # One temperature (the first), no conditioning on the previous window: the pipeline's limits.
-            if not vad_filter:
-                kwargs["clip_timestamps"] = fixed_windows(len(audio) / SAMPLE_RATE)
-            segments, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **kwargs)
-        else:
+        if not batched:
             segments, _ = self.model.transcribe(audio, **kwargs)
+            for segment in segments:
+                yield segment_fields(segment)
+                if stop.is_set():
+                    return
+            return
+        # The pipeline decodes each window once, at the first temperature, without the previous window's
+        # text. A window that fails Whisper's fallback test (a repetition loop, or very unlikely text) is
+        # decoded again by the sequential loop: beam search and the temperature fallback.
+        # Word timings cut each window into subtitle-sized segments (cues.py).
+        retry = {**kwargs, "beam_size": options.beam_size or DEFAULT_BEAM_SIZE}
+        batch_kwargs = {**kwargs, "word_timestamps": True}
+        if not vad_filter:
+            batch_kwargs["clip_timestamps"] = fixed_windows(len(audio) / SAMPLE_RATE)
+        segments, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **batch_kwargs)
         for segment in segments:
-            yield {
-                "seek": segment.seek,
-                "start": segment.start,
-                "end": segment.end,
-                "text": segment.text,
-                "tokens": segment.tokens,
-                "temperature": segment.temperature,
-                "avg_logprob": segment.avg_logprob,
-                "compression_ratio": segment.compression_ratio,
-                "no_speech_prob": segment.no_speech_prob,
-                "words": None if segment.words is None else [word._asdict() for word in segment.words],
-            }
+            if needs_fallback(segment):
+                yield from self._redecode(audio, segment, retry, stop)
+            else:
+                yield from split_window(segment_fields(segment), self._tokens, options.word_timestamps)
+            if stop.is_set():
+                return
+
+    def _tokens(self, text: str) -> list[int]:
+        return list(self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _redecode(
+        self, audio: np.ndarray, window: Segment, kwargs: dict[str, Any], stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        start, end = int(window.start * SAMPLE_RATE), int(np.ceil(window.end * SAMPLE_RATE))
+        log.info(
+            "window %.1f-%.1f s failed the fallback test (compression ratio %.2f, avg logprob %.2f): "
+            "decoding it again sequentially",
+            window.start,
+            window.end,
+            window.compression_ratio,
+            window.avg_logprob,
+        )
+        segments, _ = self.model.transcribe(audio[start:end], **kwargs)
+        for segment in segments:
+            yield segment_fields(segment, offset=start / SAMPLE_RATE)
             if stop.is_set():
                 return
 
     def close(self) -> None:
         self.model.model.unload_model()
+
+
+def needs_fallback(segment: Segment) -> bool:
+    """Whisper's test for retrying a window (openai-whisper's and faster-whisper's default thresholds)."""
+    return bool(
+        segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD or segment.avg_logprob < LOG_PROB_THRESHOLD
+    )
+
+
+def segment_fields(segment: Segment, offset: float = 0.0) -> dict[str, Any]:
+    """The engine-neutral segment dict; ``offset`` seconds are added to every time (a re-decoded window)."""
+    words = None
+    if segment.words is not None:
+        words = [
+            {**asdict(word), "start": word.start + offset, "end": word.end + offset} for word in segment.words
+        ]
+    return {
+        "seek": segment.seek + round(offset * FRAMES_PER_SECOND),
+        "start": segment.start + offset,
+        "end": segment.end + offset,
+        "text": segment.text,
+        "tokens": segment.tokens,
+        "temperature": segment.temperature,
+        "avg_logprob": segment.avg_logprob,
+        "compression_ratio": segment.compression_ratio,
+        "no_speech_prob": segment.no_speech_prob,
+        "words": words,
+    }
 
 
 def default_cpu_threads(parallel: int) -> int:
