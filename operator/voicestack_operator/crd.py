@@ -249,7 +249,7 @@ def asr_schema() -> Schema:
             "beamSize": integer("Beam search width (ASR_BEAM_SIZE).", minimum=1, maximum=10, default=5),
             "batchSize": integer(
                 "faster-whisper: 30 s windows per batch for audio over 30 s (ASR_BATCH_SIZE); 1 decodes "
-                "sequentially; unset: the predictor's default, 8 on CUDA and 1 on CPU.",
+                "sequentially; unset: the predictor's default, 8 (CPU and CUDA).",
                 minimum=1,
                 maximum=64,
             ),

@@ -142,7 +142,9 @@ def test_batch_size_description_states_the_predictors_default() -> None:
     EngineSettings.add_arguments(parser)
     help_text = next(a.help for a in parser._actions if a.dest == "batch_size") or ""
     described = dict(walk(crd.spec_schema()))[".asr.batchSize"]["description"]
-    assert "8 on CUDA and 1 on CPU" in help_text and "8 on CUDA and 1 on CPU" in described, described
+    assert (
+        "0 picks 8 (CPU and CUDA" in help_text and "the predictor's default, 8 (CPU and CUDA)" in described
+    ), described
 
 
 class _Node:
