@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -127,6 +128,10 @@ def test_request_id_travels(asr_router: Running, asr_predictor: Running, short_w
             timeout=120,
         )
     assert response.status_code == 200 and response.headers["x-request-id"] == "trace-me-42"
+    # The access line is written once the response has gone out: give the log a moment to receive it.
+    deadline = time.monotonic() + 10
+    while '"request_id": "trace-me-42"' not in asr_router.server.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert '"request_id": "trace-me-42"' in asr_router.server.log()
     assert "trace-me-42" in asr_predictor.server.log()  # carried to the predictor, which logs it too
 
