@@ -25,7 +25,10 @@ RUN grep -E '^torch==' requirements/torch.txt > /tmp/torch.txt \
 RUN python3 requirements.py asr > /tmp/requirements.txt \
     && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt -r /tmp/torch.txt
 COPY voicestack voicestack
-COPY predictors predictors
+# Only the ASR predictor and what it shares with the other (common/): each image holds what it runs.
+COPY predictors/voicestack_predictors/__init__.py predictors/voicestack_predictors/
+COPY predictors/voicestack_predictors/common predictors/voicestack_predictors/common
+COPY predictors/voicestack_predictors/asr predictors/voicestack_predictors/asr
 RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check \
     && /opt/venv/bin/pip uninstall -y -q pip
 

@@ -10,9 +10,9 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "asr": ("predictors.asr.__main__", "Whisper speech-to-text predictor (KServe)"),
-    "tts": ("predictors.tts.__main__", "Text-to-speech predictor: Piper, Coqui XTTS-v2 (KServe)"),
-    "router": ("router.__main__", "OpenAI- and Bazarr-compatible API in front of the predictors"),
+    "asr": ("voicestack_predictors.asr.__main__", "Whisper speech-to-text predictor (KServe)"),
+    "tts": ("voicestack_predictors.tts.__main__", "Text-to-speech predictor: Piper, Coqui XTTS-v2 (KServe)"),
+    "router": ("voicestack_router.__main__", "OpenAI- and Bazarr-compatible API in front of the predictors"),
     "operator": ("voicestack_operator.__main__", "Kopf operator for VoiceStack resources"),
     "models": ("voicestack.models.cli", "List the model catalogue; pull and verify models into the cache"),
     "up": ("voicestack.up", "Run ASR, TTS and the router locally as separate processes"),

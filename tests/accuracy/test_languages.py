@@ -10,13 +10,13 @@ import openai
 import pytest
 import requests
 
-from predictors.asr.language_vote import EARLY_STOP_PROBABILITY
 from tests.accuracy.clients import bazarr_detect_language, bazarr_pcm, transcribe, translate
 from tests.accuracy.conftest import Measure
 from tests.router.conftest import Running
 from tests.support.assets import asset
 from tests.support.media import pcm16_wav
 from tests.support.wer import normalise
+from voicestack_predictors.asr.language_vote import EARLY_STOP_PROBABILITY
 
 CLIPS = {"de": "audio/de/gaenswein15.mp3", "fr": "audio/fr/punctuations.mp3", "ja": "audio/ja/japanese.mp3"}
 NAMES = {"de": "german", "fr": "french", "ja": "japanese", "en": "english"}

@@ -1,4 +1,4 @@
-"""The shared decoder (predictors.common.audio): every container to 16 kHz mono, clear errors."""
+"""The shared decoder (voicestack_predictors.common.audio): every container to 16 kHz mono, clear errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from predictors.common.audio import AudioDecodeError, decode_audio, decode_pcm_s16le
 from tests.support.assets import asset
+from voicestack_predictors.common.audio import AudioDecodeError, decode_audio, decode_pcm_s16le
 
 # Durations from the assets' MANIFEST.json.
 CLIPS = {

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from predictors.asr.engines.cues import MAX_CUE_SECONDS, compression_ratio, split_window
+from voicestack_predictors.asr.engines.cues import MAX_CUE_SECONDS, compression_ratio, split_window
 
 
 def window(*words: tuple[str, float, float]) -> dict[str, Any]:

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from kserve.errors import InferenceError
 
-from predictors.asr import model as asr_model
-from predictors.asr.engines.base import AsrEngine, DecodeOptions
-from predictors.asr.model import AsrModel
-from predictors.asr.settings import EngineSettings
-from predictors.common.options import ServingOptions
 from tests.support.assets import asset
+from voicestack_predictors.asr import model as asr_model
+from voicestack_predictors.asr.engines.base import AsrEngine, DecodeOptions
+from voicestack_predictors.asr.model import AsrModel
+from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.options import ServingOptions
 
 
 class FailingEngine(AsrEngine):

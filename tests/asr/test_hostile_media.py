@@ -15,9 +15,6 @@ import numpy as np
 import pytest
 from kserve.errors import InvalidInput
 
-from predictors.asr.protocol import parse_request
-from predictors.common.audio import AudioDecodeError, AudioTooLong, decode_audio, decode_pcm_s16le
-from predictors.common.errors import PayloadTooLarge
 from tests.asr.client import AsrClient
 from tests.support.assets import asset
 from tests.support.hostile import (
@@ -32,6 +29,9 @@ from tests.support.hostile import (
     udp_sockets,
 )
 from tests.support.media import run_ffmpeg, watch_rss
+from voicestack_predictors.asr.protocol import parse_request
+from voicestack_predictors.common.audio import AudioDecodeError, AudioTooLong, decode_audio, decode_pcm_s16le
+from voicestack_predictors.common.errors import PayloadTooLarge
 
 REFUSED_FORMAT = "its format is not one this server accepts"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predictors.asr.language_vote import EARLY_STOP_PROBABILITY, detection_windows, vote
+from voicestack_predictors.asr.language_vote import EARLY_STOP_PROBABILITY, detection_windows, vote
 
 RATE = 100  # samples per second: small arrays, same arithmetic
 

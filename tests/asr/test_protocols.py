@@ -9,9 +9,9 @@ import httpx
 import numpy as np
 import pytest
 
-from predictors.common.audio import decode_audio
 from tests.asr.client import AsrClient
 from tests.asr.shapes import assert_detection, assert_transcription
+from voicestack_predictors.common.audio import decode_audio
 
 
 def test_ready_and_named_whisper_by_default(fw_server: AsrClient) -> None:

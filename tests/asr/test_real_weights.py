@@ -14,17 +14,17 @@ import numpy as np
 import psutil
 import pytest
 
-from predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
-from predictors.asr.request_options import parse_options
-from predictors.asr.settings import EngineSettings
-from predictors.asr.transcription import Transcription
-from predictors.common.audio import decode_audio
 from tests.asr.client import AsrClient
 from tests.asr.conftest import real_whisper_base
 from tests.asr.shapes import assert_transcription
 from tests.support.assets import asset
 from tests.support.media import watch_rss
 from tests.support.servers import ServerProcess, free_port, running
+from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
+from voicestack_predictors.asr.request_options import parse_options
+from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.asr.transcription import Transcription
+from voicestack_predictors.common.audio import decode_audio
 
 LONG_DURATION = 234.546
 MIB = 2**20

@@ -122,7 +122,7 @@ def test_engine_failure_is_a_500_and_the_server_lives_on(tmp_path: Path, jfk_fla
 
 def test_bad_flags_and_unloadable_models_exit_with_a_message(tmp_path: Path) -> None:
     def start(*args: str) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "predictors.asr", "--enable_grpc", "false", *args]
+        command = [sys.executable, "-m", "voicestack_predictors.asr", "--enable_grpc", "false", *args]
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     bad_flag = start("--beam_size", "11")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from predictors.asr.__main__ import build_parser
-from predictors.asr.settings import EngineSettings
 from tests.asr.doc_flags import check_documented_flags, documented_flags
+from voicestack_predictors.asr.__main__ import build_parser
+from voicestack_predictors.asr.settings import EngineSettings
 
 
 def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,7 +24,7 @@ def test_the_issue_variables_are_documented() -> None:
 
 
 def test_faster_whisper_model_forms(tmp_path: Path, micro_ct2: Path) -> None:
-    from predictors.asr.engines.faster_whisper_engine import check_model_source, hub_repo
+    from voicestack_predictors.asr.engines.faster_whisper_engine import check_model_source, hub_repo
 
     assert check_model_source("tiny") == "tiny"  # a size: faster-whisper's own Hub repo
     assert hub_repo("tiny") == "Systran/faster-whisper-tiny" and hub_repo("large-v3").startswith("Systran/")
@@ -44,7 +44,7 @@ def test_faster_whisper_model_forms(tmp_path: Path, micro_ct2: Path) -> None:
 
 
 def test_openai_whisper_model_forms(tmp_path: Path, micro_pt: Path) -> None:
-    from predictors.asr.engines.openai_whisper_engine import check_model_source
+    from voicestack_predictors.asr.engines.openai_whisper_engine import check_model_source
 
     assert check_model_source("tiny") == "tiny"
     assert check_model_source("turbo") == "turbo"
@@ -61,7 +61,7 @@ def test_openai_whisper_model_forms(tmp_path: Path, micro_pt: Path) -> None:
 
 
 def test_openai_whisper_local_files_only_needs_the_cached_checkpoint(tmp_path: Path) -> None:
-    from predictors.asr.engines.openai_whisper_engine import check_model_source
+    from voicestack_predictors.asr.engines.openai_whisper_engine import check_model_source
 
     with pytest.raises(ValueError, match=r"'tiny' is not in the cache .* --local_files_only forbids"):
         check_model_source("tiny", str(tmp_path), local_files_only=True)
@@ -83,7 +83,7 @@ def test_an_uncached_hub_model_is_a_clear_load_error(
     tmp_path: Path, engine: str, model: str, local_files_only: bool
 ) -> None:
     """Nothing can be downloaded here: with or without --local_files_only the error names model and cache."""
-    from predictors.asr.engines import create_engine
+    from voicestack_predictors.asr.engines import create_engine
 
     settings = EngineSettings(
         engine=engine,
@@ -105,7 +105,7 @@ def test_an_uncached_hub_model_is_a_clear_load_error(
 
 
 def test_compute_type_defaults_to_int8_on_cpu(micro_ct2: Path, micro_pt: Path) -> None:
-    from predictors.asr.engines import create_engine
+    from voicestack_predictors.asr.engines import create_engine
 
     faster = create_engine(EngineSettings(model=str(micro_ct2), device="cpu"))
     assert (faster.device, faster.compute_type) == ("cpu", "int8")  # type: ignore[attr-defined]

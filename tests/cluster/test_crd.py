@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 import yaml
-from voicestack_operator import crd
-from voicestack_operator.spec import apply_defaults
 
 from tests.cluster.controlplane import ControlPlane
 from tests.operator.specs import (
@@ -28,6 +26,8 @@ from tests.operator.specs import (
     load_example,
     stack,
 )
+from voicestack_operator import crd
+from voicestack_operator.spec import apply_defaults
 
 
 def server_dry_run(plane: ControlPlane, obj: dict[str, Any], namespace: str) -> tuple[bool, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from voicestack_operator.manifests import isvc, router
 
 ROOT = Path(__file__).resolve().parents[2]

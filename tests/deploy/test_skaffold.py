@@ -8,10 +8,10 @@ from typing import Any
 
 import helm_python as helm
 import yaml
-from voicestack_operator.spec import normalize
-from voicestack_operator.status import is_xtts_v2
 
 from tests.support.k8s_schema import crd_validator, errors
+from voicestack_operator.spec import normalize
+from voicestack_operator.status import is_xtts_v2
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {"operator", "router", "asr", "tts"}

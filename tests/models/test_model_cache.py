@@ -274,8 +274,8 @@ def test_cli_list_and_pull(tmp_path: Path, local_index: Path, monkeypatch) -> No
 
 
 def test_asr_engine_refuses_a_catalogue_model_of_another_engine() -> None:
-    from predictors.asr.engines import create_engine
-    from predictors.asr.settings import EngineSettings
+    from voicestack_predictors.asr.engines import create_engine
+    from voicestack_predictors.asr.settings import EngineSettings
 
     with pytest.raises(ValueError, match="'whisper-base' is an asr model for the faster-whisper engine"):
         create_engine(EngineSettings(engine="whisper", model="whisper-base"))

@@ -9,10 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from voicestack_operator import crd
-from voicestack_operator.children import desired_children
-from voicestack_operator.images import Images
-from voicestack_operator.spec import InvalidSpec, apply_defaults, normalize
 
 from tests.operator.specs import (
     INVALID,
@@ -27,6 +23,10 @@ from tests.operator.specs import (
 )
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors, load_crd, structural_problems, validate_core
+from voicestack_operator import crd
+from voicestack_operator.children import desired_children
+from voicestack_operator.images import Images
+from voicestack_operator.spec import InvalidSpec, apply_defaults, normalize
 
 CRD_FILE = ROOT / "crds" / "voicestack.io_voicestacks.yaml"
 CHART_COPY = ROOT / "charts" / "voice-stack" / "crds" / "voicestack.io_voicestacks.yaml"
@@ -121,7 +121,7 @@ def test_api_key_secret_format_is_what_the_router_parses(
     secret_value: str, keys: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Secret's value reaches the router as ROUTER_API_KEYS verbatim: the CRD describes what it parses."""
-    from router.settings import RouterSettings
+    from voicestack_router.settings import RouterSettings
 
     description = dict(walk(crd.spec_schema()))[".router.apiKeySecretRef"]["description"]
     assert "commas" in description
@@ -136,7 +136,7 @@ def test_api_key_secret_format_is_what_the_router_parses(
 
 
 def test_batch_size_description_states_the_predictors_default() -> None:
-    from predictors.asr.settings import EngineSettings
+    from voicestack_predictors.asr.settings import EngineSettings
 
     parser = argparse.ArgumentParser()
     EngineSettings.add_arguments(parser)

@@ -13,14 +13,14 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from voicestack_operator.children import Desired, desired_children
-from voicestack_operator.images import Images
-from voicestack_operator.manifests import isvc, labels, router, voices
-from voicestack_operator.spec import normalize
 
 from tests.operator.specs import full_spec, knative_spec
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors, validate_core
+from voicestack_operator.children import Desired, desired_children
+from voicestack_operator.images import Images
+from voicestack_operator.manifests import isvc, labels, router, voices
+from voicestack_operator.spec import normalize
 
 PULL_SECRETS = ("ghcr-credentials", "mirror-credentials")
 IMAGES = Images(
@@ -227,7 +227,7 @@ def test_voice_configmap_contract() -> None:
 
 
 def test_voice_configmap_names_match_the_router() -> None:
-    from router.voice_store import configmap_name, voice_configmap
+    from voicestack_router.voice_store import configmap_name, voice_configmap
 
     for voice in ("anna", "Anna_1", "a.b", "x" * 63):
         assert labels.voice_configmap_name("demo", voice) == configmap_name("demo", voice)
@@ -289,7 +289,7 @@ def test_router_role_covers_the_voice_store_only() -> None:
 def test_router_yaml_loads_with_the_router_settings(
     label: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from router.settings import RouterSettings, load_settings
+    from voicestack_router.settings import RouterSettings, load_settings
 
     for variable in list(os.environ):
         if variable.startswith("ROUTER_"):
@@ -436,12 +436,12 @@ def test_piper_stack_predictor_and_router() -> None:
 
 
 def predictor_parser(engine: str) -> argparse.ArgumentParser:
-    from predictors.common.options import ServingOptions
+    from voicestack_predictors.common.options import ServingOptions
 
     if engine == "asr":
-        from predictors.asr.settings import EngineSettings
+        from voicestack_predictors.asr.settings import EngineSettings
     else:
-        from predictors.tts.settings import EngineSettings  # type: ignore[assignment]
+        from voicestack_predictors.tts.settings import EngineSettings  # type: ignore[assignment]
     parser = argparse.ArgumentParser()
     EngineSettings.add_arguments(parser)
     ServingOptions.add_arguments(parser, engine.upper())
@@ -497,7 +497,7 @@ def test_predictor_command_line_and_probes_are_the_predictors_own(
     from kserve import model_server
     from kserve.protocol.rest import v2_endpoints
 
-    from predictors.common import server
+    from voicestack_predictors.common import server
 
     (container,) = one(build({}), "InferenceService", f"demo-{engine}")["spec"]["predictor"]["containers"]
     assert container["command"] == ["voicestack", engine]
@@ -521,9 +521,9 @@ def test_predictor_command_line_and_probes_are_the_predictors_own(
 
 
 def test_router_command_line_and_probes_are_the_routers_own() -> None:
-    from router.__main__ import build_parser
-    from router.app import create_app
-    from router.settings import RouterSettings
+    from voicestack_router.__main__ import build_parser
+    from voicestack_router.app import create_app
+    from voicestack_router.settings import RouterSettings
 
     (container,) = one(build({}), "Deployment", "demo-router")["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["voicestack", "router"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from voicestack_operator import status
 from voicestack_operator.spec import normalize
 

@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from router.audio_encoding import FORMATS, StreamingEncoder, streaming_wav_header
+from voicestack_router.audio_encoding import FORMATS, StreamingEncoder, streaming_wav_header
 
 CONTAINERS = {"mp3": "mp3", "aac": "aac", "opus": "ogg", "flac": "flac", "wav": "wav"}
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from router import auth
-from router.app import create_app
-from router.settings import RouterSettings
+from voicestack_router import auth
+from voicestack_router.app import create_app
+from voicestack_router.settings import RouterSettings
 
 NOWHERE = "http://127.0.0.1:9"
 

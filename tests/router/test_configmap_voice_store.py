@@ -16,13 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from voicestack_operator.manifests.router import role
 
 from tests.operator.apiserver_emulator import Recorded
 from tests.operator.cluster import CONFIGMAPS, Cluster, emulated_cluster
 from tests.operator.rbac import allowed
 from tests.router.conftest import API_KEY, Running, start_router
 from tests.support.assets import asset
+from voicestack_operator.manifests.router import role
 
 NAMESPACE = "speech"
 STACK = "demo"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from router.app import create_app
-from router.settings import RouterSettings
+from voicestack_router.app import create_app
+from voicestack_router.settings import RouterSettings
 
 NOWHERE = "http://127.0.0.1:9"
 

@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from router import models_routes
-from router.app import create_app
-from router.settings import RouterSettings
 from tests.support.media import pcm16_wav
 from tests.support.servers import free_port
+from voicestack_router import models_routes
+from voicestack_router.app import create_app
+from voicestack_router.settings import RouterSettings
 
 ERROR_KEYS = {"message", "type", "param", "code"}
 WAV = pcm16_wav(b"\x00\x01" * 16000)

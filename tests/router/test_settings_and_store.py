@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from router.errors import ApiError
-from router.models_registry import resolve_model
-from router.settings import load_settings
-from router.voice_store import (
+from voicestack_router.errors import ApiError
+from voicestack_router.models_registry import resolve_model
+from voicestack_router.settings import load_settings
+from voicestack_router.voice_store import (
     DirectoryVoiceStore,
     VoiceStoreError,
     configmap_name,

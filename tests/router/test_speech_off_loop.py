@@ -20,9 +20,9 @@ import numpy as np
 import openai
 import pytest
 
-from router.audio_encoding import StreamingEncoder
-from router.speech_routes import _audio_bytes
 from tests.router.conftest import Running
+from voicestack_router.audio_encoding import StreamingEncoder
+from voicestack_router.speech_routes import _audio_bytes
 
 # About 2,500 characters: dozens of sentences, several seconds of synthesis and encoding.
 LONG_TEXT = " ".join(

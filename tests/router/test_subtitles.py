@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from router.subtitles import bazarr_output, openai_output, srt, timestamp, tsv, txt, verbose_json, vtt
+from voicestack_router.subtitles import (
+    bazarr_output,
+    openai_output,
+    srt,
+    timestamp,
+    tsv,
+    txt,
+    verbose_json,
+    vtt,
+)
 
 SEGMENTS = [
     {"id": 0, "seek": 0, "start": 0.0, "end": 4.2, "text": " And so my fellow Americans,", "tokens": [1, 2],

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from router.models_registry import resolve_model
-from router.settings import RouterSettings
 from tests.router.conftest import Running, start_router
 from tests.support.assets import asset
 from tests.support.servers import ServerProcess, free_port
+from voicestack_router.models_registry import resolve_model
+from voicestack_router.settings import RouterSettings
 
 PIPER_VOICE = "en_US-random-micro"
 VITS_VOICE = "default"

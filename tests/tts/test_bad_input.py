@@ -57,7 +57,7 @@ def test_languages_with_their_own_text_front_ends(xtts: TtsClient, language: str
 
 def test_language_missing_its_package_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """An image built without a language's front-end says which package to add."""
-    from predictors.tts import language
+    from voicestack_predictors.tts import language
 
     monkeypatch.setitem(language.LANGUAGE_PACKAGES, "ja", "no_such_front_end_package")
     assert language.missing_package("ja") == "no_such_front_end_package"

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from predictors.tts import engines
-from predictors.tts.engines.piper import MIN_LENGTH_FACTOR, PiperEngine, voice_files
-from predictors.tts.settings import EngineSettings
 from tests.support.assets import asset
 from tests.support.servers import free_port
 from tests.tts.client import TtsClient
 from tests.tts.conftest import _server
+from voicestack_predictors.tts import engines
+from voicestack_predictors.tts.engines.piper import MIN_LENGTH_FACTOR, PiperEngine, voice_files
+from voicestack_predictors.tts.settings import EngineSettings
 
 VOICE = "en_US-random-micro"
 CLONE_REFUSAL = "cannot clone voices: cloned voices need the XTTS-v2 engine"
@@ -165,7 +165,7 @@ def test_a_mismatched_engine_exits_1_with_the_reason(random_voice: Path) -> None
     command = [
         sys.executable,
         "-m",
-        "predictors.tts",
+        "voicestack_predictors.tts",
         "--enable_grpc",
         "false",
         "--http_port",

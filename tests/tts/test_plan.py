@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from predictors.common.options import ServingOptions
-from predictors.tts import model as tts_model
-from predictors.tts.engines.base import TtsEngine, VoiceChoice
-from predictors.tts.model import EngineInfo, TtsModel
-from predictors.tts.request import SpeechRequest
-from predictors.tts.settings import EngineSettings
 from voicestack.text import char_limit
+from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.tts import model as tts_model
+from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
+from voicestack_predictors.tts.model import EngineInfo, TtsModel
+from voicestack_predictors.tts.request import SpeechRequest
+from voicestack_predictors.tts.settings import EngineSettings
 
 
 class StandInEngine(TtsEngine):

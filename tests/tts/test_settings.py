@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from predictors.tts.__main__ import build_parser
-from predictors.tts.settings import EngineSettings
 from tests.asr.doc_flags import check_documented_flags, documented_flags
+from voicestack_predictors.tts.__main__ import build_parser
+from voicestack_predictors.tts.settings import EngineSettings
 
 
 def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,7 +25,7 @@ def test_the_issue_variables_are_documented() -> None:
 
 
 def test_local_model_forms(tmp_path: Path) -> None:
-    from predictors.tts.engines import _local_model
+    from voicestack_predictors.tts.engines import _local_model
 
     folder = tmp_path / "xtts"
     folder.mkdir()
@@ -42,7 +42,7 @@ def test_local_model_forms(tmp_path: Path) -> None:
 
 
 def test_a_missing_local_path_is_not_sent_to_the_downloader(monkeypatch: pytest.MonkeyPatch) -> None:
-    from predictors.tts import engines
+    from voicestack_predictors.tts import engines
 
     def never(name: str) -> None:
         raise AssertionError(f"{name} was sent to the downloader")
@@ -56,7 +56,7 @@ def test_a_missing_local_path_is_not_sent_to_the_downloader(monkeypatch: pytest.
 def test_unknown_coqui_names_are_refused_before_downloading(monkeypatch: pytest.MonkeyPatch) -> None:
     from TTS.utils.manage import ModelManager
 
-    from predictors.tts import engines
+    from voicestack_predictors.tts import engines
 
     def no_download(self: ModelManager, name: str) -> None:
         raise AssertionError(f"{name} was downloaded")
@@ -82,7 +82,7 @@ def test_download_failures_are_clear_load_errors(
     """Known names go to coqui's ModelManager; offline, or the licence not accepted, is one clear line."""
     from TTS.utils.manage import ModelManager
 
-    from predictors.tts import engines
+    from voicestack_predictors.tts import engines
 
     asked: list[str] = []
 

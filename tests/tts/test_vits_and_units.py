@@ -9,12 +9,12 @@ import httpx
 import numpy as np
 import pytest
 
-from predictors.tts.language import detect_language, normalize_code, script_language
-from predictors.tts.pcm import time_stretch, to_pcm16
-from predictors.tts.settings import parse_aliases
 from tests.support.assets import asset
 from tests.tts.client import TtsClient
 from tests.tts.conftest import _server
+from voicestack_predictors.tts.language import detect_language, normalize_code, script_language
+from voicestack_predictors.tts.pcm import time_stretch, to_pcm16
+from voicestack_predictors.tts.settings import parse_aliases
 
 
 @pytest.fixture(scope="module")

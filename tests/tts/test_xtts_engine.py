@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from predictors.tts.engines.xtts import XttsEngine
+from voicestack_predictors.tts.engines.xtts import XttsEngine
 
 
 class OverlapRecorder:

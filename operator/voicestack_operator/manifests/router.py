@@ -187,8 +187,9 @@ def service_account(stack: str, namespace: str) -> dict[str, Any]:
 def role(stack: str, namespace: str) -> dict[str, Any]:
     """The router's voices API manages voice ConfigMaps in its own namespace, nothing else.
 
-    The verbs are exactly the calls of ``router.voice_store.ConfigMapVoiceStore`` (create, replace on a
-    conflict, list by label, delete); the operator holds each of them (RBAC lets it grant no more).
+    The verbs are exactly the calls of ``voicestack_router.voice_store.ConfigMapVoiceStore`` (create,
+    replace on a conflict, list by label, delete); the operator holds each of them (RBAC lets it grant no
+    more).
     """
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",

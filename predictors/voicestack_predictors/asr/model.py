@@ -1,0 +1,138 @@
+"""The KServe model: parse → validate → decode media (worker thread) → engine (bounded gate) → respond."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from kserve.errors import InferenceError, InvalidInput
+from kserve.protocol.infer_type import InferResponse
+
+from voicestack_predictors.asr import metrics
+from voicestack_predictors.asr.engines import AsrEngine, create_engine
+from voicestack_predictors.asr.protocol import AudioRequest, parse_request, respond
+from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.asr.transcription import Transcription
+from voicestack_predictors.common.audio import DecodedAudio
+from voicestack_predictors.common.gate import Busy
+from voicestack_predictors.common.managed_model import ManagedModel
+from voicestack_predictors.common.options import ServingOptions
+
+log = logging.getLogger(__name__)
+
+
+class AsrModel(ManagedModel[AsrEngine]):
+    def __init__(self, name: str, serving: ServingOptions, settings: EngineSettings) -> None:
+        super().__init__(name, serving)
+        self.settings = settings
+
+    def create_engine(self) -> AsrEngine:
+        return create_engine(self.settings, self.serving.max_concurrency)
+
+    def close_engine(self, engine: AsrEngine) -> None:
+        engine.close()
+        super().close_engine(engine)
+
+    async def predict(
+        self,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any] | InferResponse | AsyncIterator[bytes]:
+        task = "unknown"
+        try:
+            request = parse_request(payload, headers)
+            task = request.options.task
+            log.info(
+                "request %s: %s %s (%d bytes)",
+                request.request_id or "-",
+                request.protocol,
+                task,
+                len(request.data),
+            )
+            audio = await self._decode(request)
+            job = self._job(request, audio)
+        except InvalidInput:
+            metrics.REQUESTS.labels(self.name, task, "invalid").inc()
+            raise
+        if request.options.stream:
+            return await self._stream(job)
+        started = time.perf_counter()
+        try:
+            result = await self.run(job.result)
+        except Busy:
+            metrics.REQUESTS.labels(self.name, task, "busy").inc()
+            raise
+        except Exception as exc:
+            metrics.REQUESTS.labels(self.name, task, "error").inc()
+            raise self._failure(request, exc) from exc
+        metrics.REQUESTS.labels(self.name, task, "ok").inc()
+        log.info(
+            "request %s: %.1f s of audio done in %.2f s (queue included)",
+            request.request_id or "-",
+            audio.duration,
+            time.perf_counter() - started,
+        )
+        return respond(request, result, self.name)
+
+    async def _decode(self, request: AudioRequest) -> DecodedAudio:
+        started = time.perf_counter()
+        audio = await asyncio.to_thread(request.decode, self.settings.max_audio_seconds)
+        metrics.DECODE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        return audio
+
+    def _job(self, request: AudioRequest, audio: DecodedAudio) -> Transcription:
+        options = request.options
+        if audio.duration == 0:
+            raise InvalidInput("the audio contains no samples")
+        detects = options.task == "detect_language" or options.language is None
+        if detects and options.detect_lang_offset >= audio.duration:
+            raise InvalidInput(
+                f"detect_lang_offset ({options.detect_lang_offset:g} s) is past the end of the audio "
+                f"({audio.duration:.2f} s)"
+            )
+        return Transcription(self.name, audio, options, self.settings)
+
+    async def _stream(self, job: Transcription) -> AsyncIterator[bytes]:
+        """Start the work before answering, so a full queue or a failed load is still a plain HTTP error."""
+        events = self.stream(job.events)
+        try:
+            first = await anext(events)
+        except Busy:
+            metrics.REQUESTS.labels(self.name, job.options.task, "busy").inc()
+            raise
+        except Exception as exc:
+            metrics.REQUESTS.labels(self.name, job.options.task, "error").inc()
+            await events.aclose()
+            raise InferenceError(f"transcription failed: {type(exc).__name__}: {exc}") from exc
+        return self._ndjson(first, events, job.options.task)
+
+    async def _ndjson(
+        self, first: dict[str, Any], events: AsyncIterator[dict[str, Any]], task: str
+    ) -> AsyncIterator[bytes]:
+        outcome = "ok"
+        try:
+            yield _line(first)
+            async for event in events:
+                yield _line(event)
+        except Exception as exc:
+            outcome = "error"
+            log.exception("streamed transcription failed")
+            yield _line({"type": "error", "error": f"transcription failed: {type(exc).__name__}: {exc}"})
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+            metrics.REQUESTS.labels(self.name, task, outcome).inc()
+
+    def _failure(self, request: AudioRequest, exc: Exception) -> InferenceError:
+        log.exception("request %s failed", request.request_id or "-")
+        if not self.is_loaded and self.load_error:
+            return InferenceError(f"the model could not be loaded: {self.load_error}")
+        return InferenceError(f"transcription failed: {type(exc).__name__}: {exc}")
+
+
+def _line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, ensure_ascii=False).encode() + b"\n"

@@ -1,0 +1,102 @@
+"""One request's work on a loaded engine: detect the language, then transcribe or translate.
+
+``events`` yields ``{"type": "segment", …}`` as segments complete and ends with ``{"type": "done", …}``;
+the non-streaming path simply keeps the last event.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from voicestack_predictors.asr import metrics
+from voicestack_predictors.asr.engines.base import (
+    FALLBACK_TEMPERATURES,
+    SAMPLE_RATE,
+    AsrEngine,
+    DecodeOptions,
+)
+from voicestack_predictors.asr.engines.memory import release_freed_memory
+from voicestack_predictors.asr.language_vote import LanguageVote, vote
+from voicestack_predictors.asr.request_options import AsrOptions
+from voicestack_predictors.asr.result_shape import detection_result, shape_segment, transcription_result
+from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.audio import DecodedAudio
+
+
+class Transcription:
+    def __init__(
+        self, model_name: str, audio: DecodedAudio, options: AsrOptions, settings: EngineSettings
+    ) -> None:
+        if audio.sample_rate != SAMPLE_RATE:
+            raise ValueError(f"the engine needs {SAMPLE_RATE} Hz audio, got {audio.sample_rate} Hz")
+        self.model_name = model_name
+        self.audio = audio
+        self.options = options
+        self.settings = settings
+
+    def events(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            if self.options.task == "detect_language":
+                detected = self._detect(engine)
+                result = detection_result(
+                    detected.language, detected.probability, self.audio.duration, detected.top
+                )
+            else:
+                result = yield from self._transcribe(engine, stop)
+        finally:
+            release_freed_memory()  # idle memory returns to what it was before the request
+        if stop.is_set():
+            return
+        metrics.record_processing(
+            self.model_name,
+            engine.name,
+            self.options.task,
+            self.audio.duration,
+            time.perf_counter() - started,
+        )
+        yield {"type": "done", "result": result}
+
+    def result(self, engine: AsrEngine) -> dict[str, Any]:
+        last: dict[str, Any] = {}
+        for last in self.events(engine, threading.Event()):  # noqa: B007 - only the final event matters
+            pass
+        return last["result"]
+
+    def _detect(self, engine: AsrEngine) -> LanguageVote:
+        return vote(
+            self.audio.samples,
+            SAMPLE_RATE,
+            self.options.detect_lang_offset,
+            self.options.detect_lang_length,
+            engine.language_distribution,
+        )
+
+    def _transcribe(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
+        options = self.options
+        if options.language is not None:
+            language, probability = options.language, 1.0
+        else:
+            detected = self._detect(engine)
+            language, probability = detected.language, detected.probability
+        decode = DecodeOptions(
+            task=options.task,
+            language=language,
+            initial_prompt=options.initial_prompt,
+            temperatures=FALLBACK_TEMPERATURES if options.temperature is None else (options.temperature,),
+            beam_size=options.beam_size or self.settings.beam_size or None,
+            word_timestamps=options.word_timestamps,
+            vad_filter=self.settings.vad if options.vad_filter is None else options.vad_filter,
+            max_new_tokens=self.settings.max_new_tokens,
+        )
+        segments: list[dict[str, Any]] = []
+        for raw in engine.segments(self.audio.samples, decode, stop):
+            segment = shape_segment(raw, len(segments), self.audio.duration)
+            segments.append(segment)
+            yield {"type": "segment", "segment": segment}
+            if stop.is_set():
+                break
+        return transcription_result(options.task, language, probability, self.audio.duration, segments)

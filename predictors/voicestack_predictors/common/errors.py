@@ -1,0 +1,20 @@
+"""Request errors beyond KServe's own (``InvalidInput`` → 400, ``InferenceError`` → 500)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from kserve.errors import InvalidInput
+
+
+class PayloadTooLarge(InvalidInput):
+    """A well-formed request bigger than this server takes (audio past the duration limit): **413**.
+
+    A subclass of ``InvalidInput`` so code that treats it as bad input (metrics, logging) still does; the
+    handler installed by ``voicestack_predictors.common.server`` answers it before KServe's 400 handler would.
+    """
+
+
+async def payload_too_large_handler(_: Request, exc: Exception) -> JSONResponse:
+    """The same body shape as KServe's 400s: ``{"error": "<message>"}``."""
+    return JSONResponse({"error": str(exc)}, status_code=413)

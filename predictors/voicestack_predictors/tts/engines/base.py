@@ -1,0 +1,50 @@
+"""What the predictor needs from a TTS engine, whatever coqui-tts model is behind it."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+import numpy as np
+
+from voicestack.text import DEFAULT_CHAR_LIMIT
+from voicestack_predictors.tts.voices import Voice
+
+# A voice is either cloned from samples (a ``Voice`` from the voice directory) or a model's built-in speaker.
+VoiceChoice = Voice | str
+
+
+class UnspeakableText(ValueError):
+    """No chunk of the text has anything the model can say (e.g. CJK for a model with an English alphabet).
+
+    Raised before any audio is produced, so the predictor answers it as a 400, never as an empty 200.
+    """
+
+
+class TtsEngine(ABC):
+    kind: str
+    sample_rate: int
+    supports_cloning: bool = False
+    languages: list[str]
+    builtin_voices: list[str]
+    device: str = "cpu"
+
+    def char_limit(self, language: str) -> int:
+        """Longest text chunk the model takes at once in ``language``."""
+        return DEFAULT_CHAR_LIMIT
+
+    @abstractmethod
+    def synthesize(
+        self,
+        chunks: list[str],
+        language: str,
+        voice: VoiceChoice,
+        speed: float,
+        streaming: bool,
+        stop: threading.Event,
+    ) -> Iterator[np.ndarray]:
+        """Float32 mono audio at ``sample_rate``, piece by piece; stops early once ``stop`` is set."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the engine holds beyond Python references (nothing by default)."""

@@ -1,0 +1,119 @@
+"""Routes beside KServe's: the streaming ``/synthesize`` (raw s16le PCM) and the voice listing.
+
+They are added to ``kserve.model_server.app`` before the server starts, like the readiness routes in
+``voicestack_predictors.common.server``. Everything that can be wrong with a request is checked before the
+response starts (a 400 JSON error); an engine failure after that aborts the stream, which the client sees as a
+truncated body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import quote
+
+import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from kserve import model_server
+from kserve.errors import InferenceError, InvalidInput
+
+from voicestack_predictors.common.gate import Busy
+from voicestack_predictors.tts import metrics
+from voicestack_predictors.tts.engines import UnspeakableText
+from voicestack_predictors.tts.model import TtsModel
+from voicestack_predictors.tts.pcm import to_pcm16
+from voicestack_predictors.tts.request import parse_speech
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else quote(value, safe="")
+
+
+def install(model: TtsModel) -> None:
+    app = model_server.app
+
+    async def synthesize(model_name: str, request: Request) -> Response:
+        if model_name != model.name:
+            return _error(404, f"Model with name {model_name} does not exist.")
+        request_id = request.headers.get("x-request-id")
+        started = time.perf_counter()
+        try:
+            try:
+                body = json.loads(await request.body())
+            except ValueError as exc:
+                raise InvalidInput(f"the body must be JSON: {exc}") from exc
+            speech = parse_speech(body)
+            plan = await model.plan(speech)
+        except InvalidInput as exc:
+            metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
+            return _error(400, str(exc))
+        except InferenceError as exc:
+            metrics.REQUESTS.labels(model.name, "stream", "error").inc()
+            return _error(500, str(exc))
+        log.info(
+            "request %s: stream %d chars in %d chunk(s), %s, voice %s",
+            request_id or "-",
+            len(plan.text),
+            len(plan.chunks),
+            plan.language,
+            plan.voice_name,
+        )
+        pieces = model.audio(plan, streaming=speech.stream)
+        try:
+            first = await anext(pieces)  # a full queue or a failed start is still a plain HTTP error
+        except Busy:
+            metrics.REQUESTS.labels(model.name, "stream", "busy").inc()
+            raise
+        except UnspeakableText as exc:
+            metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
+            await pieces.aclose()
+            return _error(400, str(exc))
+        except StopAsyncIteration:
+            first = np.zeros(0, dtype=np.float32)
+        except Exception as exc:
+            metrics.REQUESTS.labels(model.name, "stream", "error").inc()
+            log.exception("request %s failed before streaming", request_id or "-")
+            await pieces.aclose()
+            return _error(500, f"synthesis failed: {type(exc).__name__}: {exc}")
+        metrics.FIRST_AUDIO_SECONDS.labels(model.name).observe(time.perf_counter() - started)
+
+        async def body_bytes() -> AsyncIterator[bytes]:
+            outcome = "error"
+            try:
+                yield to_pcm16(first)
+                async for piece in pieces:
+                    yield to_pcm16(piece)
+                outcome = "ok"
+            except Exception:
+                log.exception("request %s failed while streaming; aborting the response", request_id or "-")
+                raise
+            finally:
+                await pieces.aclose()
+                metrics.REQUESTS.labels(model.name, "stream", outcome).inc()
+
+        headers = {
+            "X-Sample-Rate": str(plan.sample_rate),
+            "X-Channels": "1",
+            "X-Sample-Format": "s16le",
+            "X-Language": plan.language,
+            "X-Voice": _header(plan.voice_name),
+            "Cache-Control": "no-store",
+        }
+        return StreamingResponse(body_bytes(), media_type="audio/pcm", headers=headers)
+
+    async def voices(model_name: str) -> JSONResponse:
+        if model_name != model.name:
+            return _error(404, f"Model with name {model_name} does not exist.")
+        return JSONResponse(await model.list_voices())
+
+    app.add_api_route("/v1/models/{model_name}/synthesize", synthesize, methods=["POST"])
+    app.add_api_route("/v1/models/{model_name}/voices", voices, methods=["GET"])

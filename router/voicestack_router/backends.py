@@ -1,0 +1,377 @@
+"""The predictors behind the router: replicas, round-robin, a bounded queue, retries and health.
+
+One ``BackendPool`` per kind (ASR, TTS). Requests take a slot (``backend_max_inflight`` per replica); when
+all slots are taken, OpenAI requests may wait in a bounded queue (beyond it: ``BackendBusy`` → 429) while
+Bazarr requests always wait. Connection failures and a predictor's 503 (its queue is full) are retried on
+the next replica for requests that are safe to repeat (every predictor call is: the work is a pure
+function of the input). Waiting callers (Bazarr) also wait up to ``unavailable_wait_seconds`` for an
+unreachable predictor to come back (``voicestack up`` restarts one that crashed); the others get
+``BackendUnavailable`` (503) after ``retry_attempts``. A background task polls each replica's
+``/v2/health/live`` and ``/v2/health/ready`` so routing prefers ready replicas and the router's readiness
+tells the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from prometheus_client import Counter, Gauge
+
+from voicestack_router.request_context import current_request_id
+
+log = logging.getLogger(__name__)
+
+BACKEND_REQUESTS = Counter(
+    "voicestack_router_backend_requests_total", "Calls to predictors", ["pool", "outcome"]
+)
+BACKEND_WAITING = Gauge("voicestack_router_backend_waiting", "Requests waiting for a backend slot", ["pool"])
+BACKEND_ACTIVE = Gauge("voicestack_router_backend_active", "Requests holding a backend slot", ["pool"])
+REPLICA_READY = Gauge("voicestack_router_replica_ready", "1 if the replica answers ready", ["pool", "url"])
+
+ContentFactory = Callable[[], Any]
+"""Builds a fresh request body for each attempt (bytes, a dict for JSON, or an async iterator)."""
+
+
+class BackendBusy(Exception):
+    """No slot and the queue is full (or the predictors answered 503): retry later."""
+
+    def __init__(self, message: str, retry_after: int, status: int = 429) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class BackendUnavailable(Exception):
+    """No replica could be reached (or it went away mid-request)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BackendError(Exception):
+    """The predictor answered with an error status (its message is passed on)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Replica:
+    url: str
+    live: bool = True  # optimistic until the first health check
+    ready: bool = False
+    inflight: int = 0
+    last_error: str | None = None
+    checked_at: float = 0.0
+
+
+def error_message(response: httpx.Response) -> str:
+    """The ``error`` of a predictor's JSON error body, else its text."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase
+    if isinstance(body, dict):
+        error = body.get("error") or body.get("detail") or body
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        return str(error)
+    return str(body)
+
+
+def _retry_after(response: httpx.Response, default: int) -> int:
+    value = response.headers.get("retry-after", "")
+    return int(value) if value.isdigit() else default
+
+
+class BackendPool:
+    """Replicas of one predictor behind a slot limit and a bounded queue."""
+
+    def __init__(
+        self,
+        name: str,
+        urls: list[str],
+        client: httpx.AsyncClient,
+        *,
+        max_inflight: int = 4,
+        max_queue: int = 64,
+        retry_attempts: int = 3,
+        retry_after: int = 5,
+        unavailable_wait_seconds: float = 60.0,
+    ) -> None:
+        self.name = name
+        self.replicas = [Replica(url) for url in urls]
+        self.client = client
+        self.max_inflight = max_inflight
+        self.max_queue = max_queue
+        self.retry_attempts = retry_attempts
+        self.retry_after = retry_after
+        self.unavailable_wait_seconds = unavailable_wait_seconds
+        self._slots = asyncio.Semaphore(max(1, max_inflight * len(self.replicas)))
+        self._cursor = itertools.count()
+        self.waiting = 0
+        self.waiting_limited = 0
+        self.active = 0
+        BACKEND_WAITING.labels(name).set_function(lambda: self.waiting)
+        BACKEND_ACTIVE.labels(name).set_function(lambda: self.active)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.replicas)
+
+    @property
+    def capacity(self) -> int:
+        return max(1, self.max_inflight * len(self.replicas))
+
+    def ready_replicas(self) -> int:
+        return sum(1 for replica in self.replicas if replica.live and replica.ready)
+
+    def live_replicas(self) -> int:
+        return sum(1 for replica in self.replicas if replica.live)
+
+    # --- slots ------------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def slot(self, *, wait: bool) -> AsyncIterator[None]:
+        """Hold one of the pool's slots; ``wait=False`` callers are refused past ``max_queue`` waiters."""
+        if not self.replicas:
+            raise BackendUnavailable(f"no {self.name} predictor is configured", self.retry_after)
+        if self._slots.locked() and not wait and self.waiting_limited >= self.max_queue:
+            BACKEND_REQUESTS.labels(self.name, "refused_busy").inc()
+            raise BackendBusy(
+                f"The {self.name} backend is busy ({self.active} running, {self.waiting} waiting); "
+                "retry later.",
+                self.retry_after,
+            )
+        self.waiting += 1
+        self.waiting_limited += 0 if wait else 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+            self.waiting_limited -= 0 if wait else 1
+        self.active += 1
+        try:
+            yield
+        finally:
+            self.active -= 1
+            self._slots.release()
+
+    def pick(self, exclude: set[str] | None = None) -> Replica:
+        """Round-robin over the best group: ready, else live, else all (to find one that came back)."""
+        candidates = [replica for replica in self.replicas if not exclude or replica.url not in exclude]
+        if not candidates:
+            candidates = self.replicas
+        for group in (
+            [replica for replica in candidates if replica.live and replica.ready],
+            [replica for replica in candidates if replica.live],
+            candidates,
+        ):
+            if group:
+                start = next(self._cursor)
+                ordered = group[start % len(group) :] + group[: start % len(group)]
+                return min(ordered, key=lambda replica: replica.inflight)
+        raise BackendUnavailable(f"no {self.name} predictor is configured", self.retry_after)
+
+    # --- calls ------------------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: ContentFactory | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        http_timeout: httpx.Timeout,
+        wait: bool = False,
+        retry: bool = True,
+        preload: bool = False,
+    ) -> AsyncIterator[httpx.Response]:
+        """Send a request to a replica and yield the open (2xx) response; retries happen before the yield.
+
+        ``preload`` reads the whole body before the yield, so a predictor that goes away after its headers
+        counts as a connection failure (retried) rather than an error in the caller's read.
+        Raises ``BackendBusy`` (queue full, or every replica answered 503 for a non-waiting caller),
+        ``BackendUnavailable`` (connection failures) and ``BackendError`` (any other error status).
+        """
+        all_headers = dict(headers or {})
+        request_id = current_request_id()
+        if request_id:
+            all_headers["X-Request-ID"] = request_id
+        async with self.slot(wait=wait):
+            attempt = 0
+            unreachable_since: float | None = None  # the first connection failure in a row
+            tried: set[str] = set()
+            while True:
+                attempt += 1
+                replica = self.pick(exclude=tried)
+                tried.add(replica.url)
+                if len(tried) >= len(self.replicas):
+                    tried = set()
+                replica.inflight += 1
+                response: httpx.Response | None = None
+                try:
+                    request = self.client.build_request(
+                        method,
+                        replica.url + path,
+                        content=content() if content is not None else None,
+                        json=json_body,
+                        headers=all_headers,
+                        timeout=http_timeout,
+                    )
+                    response = await self.client.send(request, stream=not preload)
+                except (
+                    httpx.ConnectError,
+                    httpx.ConnectTimeout,
+                    httpx.RemoteProtocolError,
+                    httpx.ReadError,
+                    httpx.WriteError,
+                ) as exc:
+                    replica.inflight -= 1
+                    replica.live = False
+                    replica.ready = False
+                    replica.last_error = f"{type(exc).__name__}: {exc}"
+                    REPLICA_READY.labels(self.name, replica.url).set(0)
+                    BACKEND_REQUESTS.labels(self.name, "connection_error").inc()
+                    log.warning("%s replica %s failed: %s", self.name, replica.url, replica.last_error)
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if retry and self._may_retry(attempt, wait, unreachable_since):
+                        await asyncio.sleep(min(0.2 * attempt, 2.0))
+                        continue
+                    raise BackendUnavailable(
+                        f"The {self.name} backend is unavailable ({replica.last_error}).", self.retry_after
+                    ) from exc
+                except BaseException:
+                    replica.inflight -= 1
+                    raise
+                try:
+                    if response.status_code == 503:
+                        await response.aread()
+                        message = error_message(response)
+                        retry_after = _retry_after(response, self.retry_after)
+                        BACKEND_REQUESTS.labels(self.name, "busy").inc()
+                        await response.aclose()
+                        response = None
+                        unreachable_since = None  # it answered: the wait for a comeback starts afresh
+                        if retry and self._may_retry(attempt, wait, None):
+                            delay = min(retry_after, 2.0) if wait else 0.2 * attempt
+                            await asyncio.sleep(delay)
+                            continue
+                        raise BackendBusy(
+                            f"The {self.name} backend is busy: {message}", retry_after, status=503
+                        )
+                    if response.status_code >= 400:
+                        await response.aread()
+                        BACKEND_REQUESTS.labels(self.name, f"http_{response.status_code}").inc()
+                        raise BackendError(response.status_code, error_message(response))
+                    replica.live = True
+                    replica.last_error = None
+                    BACKEND_REQUESTS.labels(self.name, "ok").inc()
+                    yield response
+                    return
+                finally:
+                    replica.inflight -= 1
+                    if response is not None:
+                        await response.aclose()
+
+    def _may_retry(self, attempt: int, wait: bool, unreachable_since: float | None) -> bool:
+        if wait:
+            # Bazarr waits: a busy predictor is waited for without end, an unreachable one (restarting,
+            # say) for ``unavailable_wait_seconds`` from the first failure in a row.
+            return (
+                unreachable_since is None
+                or time.monotonic() - unreachable_since < self.unavailable_wait_seconds
+            )
+        return attempt < max(self.retry_attempts, len(self.replicas))
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        http_timeout: httpx.Timeout,
+        json_body: Any = None,
+        content: ContentFactory | None = None,
+        headers: dict[str, str] | None = None,
+        wait: bool = False,
+    ) -> Any:
+        """A whole JSON answer (read inside the retry loop)."""
+        async with self.stream(
+            method,
+            path,
+            json_body=json_body,
+            content=content,
+            headers=headers,
+            http_timeout=http_timeout,
+            wait=wait,
+            preload=True,
+        ) as response:
+            body = response
+        try:
+            return body.json()
+        except ValueError as exc:
+            raise BackendError(502, f"the {self.name} backend answered invalid JSON") from exc
+
+    # --- health -----------------------------------------------------------------------------------------
+    async def check(self, probe_seconds: float = 2.0) -> None:
+        """Probe every replica's liveness and readiness once."""
+
+        async def probe(replica: Replica) -> None:
+            try:
+                live = await self.client.get(f"{replica.url}/v2/health/live", timeout=probe_seconds)
+                replica.live = live.status_code == 200
+                ready = await self.client.get(f"{replica.url}/v2/health/ready", timeout=probe_seconds)
+                replica.ready = ready.status_code == 200
+                replica.last_error = None if replica.ready else f"not ready ({ready.status_code})"
+            except httpx.HTTPError as exc:
+                replica.live = replica.ready = False
+                replica.last_error = f"{type(exc).__name__}: {exc}"
+            replica.checked_at = time.time()
+            REPLICA_READY.labels(self.name, replica.url).set(1 if replica.ready else 0)
+
+        await asyncio.gather(*(probe(replica) for replica in self.replicas))
+
+    async def watch(self, interval: float) -> None:
+        """Probe forever (a background task)."""
+        while True:
+            with contextlib.suppress(Exception):
+                await self.check()
+            await asyncio.sleep(interval)
+
+    def status(self) -> str:
+        """``ok`` (every replica ready), ``degraded`` (some reachable, not all ready) or ``unavailable``."""
+        if self.live_replicas() == 0:
+            return "unavailable"
+        return "ok" if self.ready_replicas() == len(self.replicas) else "degraded"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "status": self.status(),
+            "ready_replicas": self.ready_replicas(),
+            "live_replicas": self.live_replicas(),
+            "total_replicas": len(self.replicas),
+            "replicas": [
+                {
+                    "url": replica.url,
+                    "live": replica.live,
+                    "ready": replica.ready,
+                    "inflight": replica.inflight,
+                    "error": replica.last_error,
+                }
+                for replica in self.replicas
+            ],
+            "active": self.active,
+            "waiting": self.waiting,
+        }

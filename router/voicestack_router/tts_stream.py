@@ -1,0 +1,132 @@
+"""Sentence-by-sentence synthesis: several sentences in flight across replicas, audio delivered in order.
+
+The text is split with ``voicestack.text.split_sentences`` (the same segmentation the TTS predictor uses).
+Each sentence is one streamed ``/synthesize`` call; up to ``parallel`` run at once, each filling its own
+queue, and the consumer drains queue 0, then queue 1, … so the first bytes leave as soon as the first
+sentence starts arriving while later sentences are already being made on other replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from voicestack_router.backends import BackendPool
+
+_END = object()
+
+
+@dataclass
+class SpeechRequest:
+    sentences: list[str]
+    voice: str
+    language: str
+    speed: float
+    model_name: str
+    http_timeout: httpx.Timeout
+
+
+@dataclass
+class _Sentence:
+    text: str
+    chunks: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    started: asyncio.Future[int] | None = None
+
+
+class SpeechStream:
+    """Start with ``await open()`` (errors before any audio raise there), then iterate ``(pcm, rate)``."""
+
+    def __init__(self, pool: BackendPool, request: SpeechRequest, parallel: int) -> None:
+        self.pool = pool
+        self.request = request
+        self.parallel = max(1, parallel)
+        self._sentences = [_Sentence(text) for text in request.sentences]
+        self._limit = asyncio.Semaphore(self.parallel)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.voice: str | None = None
+        self.language: str | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        for index, sentence in enumerate(self._sentences):
+            sentence.started = loop.create_future()
+            self._tasks.append(asyncio.create_task(self._produce(index, sentence)))
+        if self._sentences:
+            assert self._sentences[0].started is not None
+            try:
+                await self._sentences[0].started
+            except BaseException:
+                await self.aclose()
+                raise
+
+    async def _produce(self, index: int, sentence: _Sentence) -> None:
+        assert sentence.started is not None
+        body = {
+            "text": sentence.text,
+            "voice": self.request.voice,
+            "language": self.request.language,
+            "speed": self.request.speed,
+            # Only the first sentence needs audio early; the others are made while it plays, and whole
+            # generation costs less than incremental (docs/tts-predictor.md).
+            "stream": index == 0,
+        }
+        try:
+            async with (
+                self._limit,
+                self.pool.stream(
+                    "POST",
+                    f"/v1/models/{self.request.model_name}/synthesize",
+                    json_body=body,
+                    http_timeout=self.request.http_timeout,
+                    wait=index > 0,  # the request was admitted with its first sentence
+                ) as response,
+            ):
+                rate = int(response.headers.get("x-sample-rate", "24000"))
+                if index == 0:
+                    self.voice = response.headers.get("x-voice")
+                    self.language = response.headers.get("x-language")
+                if not sentence.started.done():
+                    sentence.started.set_result(rate)
+                async for chunk in response.aiter_bytes():
+                    if chunk:
+                        sentence.chunks.put_nowait((chunk, rate))
+            sentence.chunks.put_nowait(_END)
+        except BaseException as exc:
+            if not sentence.started.done():
+                sentence.started.set_exception(exc)
+                sentence.started.exception()  # mark retrieved: later sentences' errors surface via the queue
+            sentence.chunks.put_nowait(exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+
+    async def __aiter__(self) -> AsyncIterator[tuple[bytes, int]]:
+        try:
+            for sentence in self._sentences:
+                while True:
+                    item = await sentence.chunks.get()
+                    if item is _END:
+                        break
+                    if isinstance(item, BaseException):
+                        if isinstance(item, httpx.HTTPError):
+                            raise SpeechBrokenOff(f"the TTS backend stream broke off ({type(item).__name__})")
+                        raise item
+                    yield item
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            if not task.done():
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+
+class SpeechBrokenOff(Exception):
+    """The predictor's audio stream stopped part-way (it aborted, or went away)."""
