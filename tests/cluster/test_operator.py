@@ -274,3 +274,52 @@ def test_server_side_apply_owns_only_the_operators_fields(
     kept = crds.get("deployment", "demo-router", namespace)
     assert kept is not None and kept["metadata"]["annotations"].get("team") == "speech"
     assert router_env(crds, namespace) == env
+
+
+def test_children_of_the_pre_ssa_operator_are_handed_over(
+    crds: ControlPlane, namespace: str, request: pytest.FixtureRequest
+) -> None:
+    """An Ingress as the operator wrote it before server-side apply (merge patches from an Update manager, a
+    ``voicestack.io/last-applied`` annotation): once the operator runs, the annotation and the old manager's
+    ownership are gone, so an annotation the operator then stops setting is removed."""
+    wanted = {**spec(), "router": {"ingress": {"enabled": True, "host": "voice.example.com",
+                                               "annotations": {"team": "speech"}}}}  # fmt: skip
+    crds.apply(stack("demo", wanted, namespace))
+    owner = crds.get("voicestack", "demo", namespace)
+    assert owner is not None
+    legacy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {
+            "name": "demo-router",
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "voicestack-operator",
+                       "app.kubernetes.io/instance": "demo"},
+            "annotations": {"voicestack.io/last-applied": "{}", "team": "speech"},
+            "ownerReferences": [{"apiVersion": "voicestack.io/v1alpha1", "kind": "VoiceStack", "name": "demo",
+                                 "uid": owner["metadata"]["uid"], "controller": True,
+                                 "blockOwnerDeletion": True}],
+        },
+        "spec": {"rules": [{"host": "voice.example.com"}]},
+    }  # fmt: skip
+    crds.kubectl("create", "-f", "-", stdin=json.dumps(legacy))
+    request.getfixturevalue("operator")  # now the operator starts
+
+    def handed_over() -> list[tuple[str, str]] | None:
+        shown = crds.kubectl("get", "ingress", "demo-router", "-n", namespace, "-o", "json",
+                             "--show-managed-fields")  # fmt: skip
+        meta = json.loads(shown.stdout)["metadata"]
+        managers = [(m["manager"], m["operation"]) for m in meta.get("managedFields") or []]
+        if "voicestack.io/last-applied" in meta.get("annotations", {}):
+            return None
+        return managers if ("voicestack-operator", "Apply") in managers else None
+
+    managers = eventually(handed_over, "the legacy Ingress handed over")
+    assert ("kubectl-create", "Update") not in managers, managers
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--type=json", "-p",
+                 json.dumps([{"op": "remove", "path": "/spec/router/ingress/annotations"}]))  # fmt: skip
+    eventually(
+        lambda: "team" not in ((crds.get("ingress", "demo-router", namespace) or {}).get("metadata", {})
+                               .get("annotations", {"team": ""})),
+        "the annotation the operator stopped setting removed",
+    )  # fmt: skip
