@@ -16,7 +16,9 @@ MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 STACK_LABEL = "voicestack.io/stack"
 VOICE_LABEL = "voicestack.io/voice"
 
-LAST_APPLIED_ANNOTATION = "voicestack.io/last-applied"
+# Written by operators before server-side apply (removed from a child on its first apply).
+LEGACY_LAST_APPLIED_ANNOTATION = "voicestack.io/last-applied"
+APPLIED_HASH_ANNOTATION = "voicestack.io/applied-hash"
 CONFIG_CHECKSUM_ANNOTATION = "voicestack.io/config-checksum"
 
 
