@@ -11,6 +11,7 @@ import base64
 import binascii
 from typing import Any
 
+from voicestack.contracts.voices import CONFIGMAP_MAX_BYTES
 from voicestack_operator import crd
 from voicestack_operator.crd import apply_defaults
 
@@ -18,7 +19,6 @@ __all__ = ["InvalidSpec", "apply_defaults", "decoded_voice", "normalize"]
 
 DEFAULT_ASR_MODEL = "large-v3"
 WHISPER_COMPUTE_TYPES = ("default", "float16", "float32")
-MAX_VOICE_BYTES = 1_000_000  # a ConfigMap holds at most 1 MiB including its metadata
 
 
 class InvalidSpec(ValueError):
@@ -106,9 +106,9 @@ def _check_voices(tts: dict[str, Any]) -> None:
                 size = len(decoded_voice(voice))
             except (binascii.Error, ValueError) as exc:
                 raise InvalidSpec(f"{where}: data is not valid base64 ({exc})") from exc
-            if size > MAX_VOICE_BYTES:
+            if size > CONFIGMAP_MAX_BYTES:
                 raise InvalidSpec(
-                    f"{where}: sample is {size} bytes; a ConfigMap holds at most {MAX_VOICE_BYTES}"
+                    f"{where}: sample is {size} bytes; a ConfigMap holds at most {CONFIGMAP_MAX_BYTES}"
                 )
     for alias, target in tts.get("voiceAliases", {}).items():
         if not target:

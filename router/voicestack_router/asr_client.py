@@ -8,12 +8,11 @@ from typing import Any
 
 import httpx
 
+from voicestack.contracts.audio import PCM_CONTENT_TYPE
 from voicestack_router.backends import BackendError, BackendPool
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import UploadedFile
 
-PCM_CONTENT_TYPE = "audio/pcm"  # raw s16le 16 kHz mono (Bazarr's encode=false)
-PCM_BYTES_PER_SECOND = 2 * 16000
 MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # an accepted container (docs/audio-decoding.md)
 
 

@@ -18,10 +18,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from voicestack import __version__
+from voicestack.contracts.audio import ASR_PCM_BYTES_PER_SECOND
+from voicestack.contracts.languages import LANGUAGES, language_code, language_name
 from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import LANGUAGES, language_code, language_name
 from voicestack_router.multipart_stream import read_multipart
 from voicestack_router.subtitles import bazarr_output
 from voicestack_router.timeouts import bazarr_timeout
@@ -99,7 +100,7 @@ def _check_pcm(size: int, max_seconds: float) -> None:
             param="audio_file",
             code="invalid_audio",
         )
-    seconds = size / asr_client.PCM_BYTES_PER_SECOND
+    seconds = size / ASR_PCM_BYTES_PER_SECOND
     if seconds > max_seconds:
         raise ApiError(
             413,

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from voicestack.contracts.languages import language_code
 from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.auth import check_api_key
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import language_code
 from voicestack_router.models_registry import resolve_model
 from voicestack_router.multipart_stream import MultipartForm, read_multipart
 from voicestack_router.subtitles import OPENAI_TEXT_FORMATS, openai_output

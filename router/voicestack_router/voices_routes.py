@@ -11,9 +11,9 @@ from typing import Any
 import av
 from fastapi import APIRouter, Depends, Request
 
+from voicestack.contracts.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 from voicestack.media import UnacceptedFormat, open_input
 from voicestack.text import shown
-from voicestack.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 from voicestack_router.auth import check_api_key
 from voicestack_router.errors import ApiError
 from voicestack_router.models_registry import Backend, backends, resolve_backend

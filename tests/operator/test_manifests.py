@@ -226,16 +226,6 @@ def test_voice_configmap_contract() -> None:
     assert configmap["binaryData"] == {"Anna_1.flac": base64.b64encode(sample).decode()}  # canonical base64
 
 
-def test_voice_configmap_names_match_the_router() -> None:
-    from voicestack_router.voice_store import configmap_name, voice_configmap
-
-    for voice in ("anna", "Anna_1", "a.b", "x" * 63):
-        assert labels.voice_configmap_name("demo", voice) == configmap_name("demo", voice)
-    routed = voice_configmap("demo", "default", "anna", "anna.wav", b"RIFF")
-    assert labels.voice_selector("demo")  # the operator discovers the router's ConfigMaps by these labels
-    assert routed["metadata"]["labels"] == labels.voice_labels("demo", "anna")
-
-
 def test_router_deployment_service_ingress() -> None:
     desired = build(full_spec())
     deployment = one(desired, "Deployment", "demo-router")

@@ -19,6 +19,7 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, to_http_parameters
 
+from voicestack.contracts.audio import ASR_SAMPLE_RATE, PCM_CONTENT_TYPE
 from voicestack_predictors.asr.request_options import AsrOptions, parse_options
 from voicestack_predictors.common.audio import (
     AudioDecodeError,
@@ -30,8 +31,7 @@ from voicestack_predictors.common.audio import (
 from voicestack_predictors.common.errors import PayloadTooLarge
 
 OPTIONS_HEADER = "x-voicestack-options"
-PCM_CONTENT_TYPES = {"audio/pcm", "audio/l16", "audio/x-raw"}
-SAMPLE_RATE = 16000
+PCM_CONTENT_TYPES = {PCM_CONTENT_TYPE, "audio/l16", "audio/x-raw"}
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class AudioRequest:
         limit = server_limit if requested is None else min(requested, server_limit)
         try:
             if self.pcm:
-                return decode_pcm_s16le(self.data, SAMPLE_RATE, max_seconds=limit)
-            return decode_audio(self.data, SAMPLE_RATE, max_seconds=limit)
+                return decode_pcm_s16le(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
+            return decode_audio(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
         except AudioTooLong as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except AudioDecodeError as exc:

@@ -13,7 +13,7 @@ from typing import Any
 
 from kserve.errors import InvalidInput
 
-from voicestack_predictors.asr.languages import WHISPER_LANGUAGES
+from voicestack.contracts.languages import WHISPER_LANGUAGES
 
 TASKS = ("transcribe", "translate", "detect_language")
 AUDIO_FORMATS = ("auto", "pcm_s16le")

@@ -16,6 +16,7 @@ import numpy as np
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from voicestack.contracts.voices import OPENAI_VOICES
 from voicestack.text import (
     DEFAULT_CHAR_LIMIT,
     UNSPEAKABLE,
@@ -24,7 +25,6 @@ from voicestack.text import (
     shown,
     split_sentences,
 )
-from voicestack.voices import OPENAI_VOICES
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.common.managed_model import ManagedModel
 from voicestack_predictors.common.options import ServingOptions
