@@ -24,6 +24,7 @@ from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import read_multipart
+from voicestack_router.openapi import multipart_form
 from voicestack_router.subtitles import bazarr_output
 from voicestack_router.timeouts import bazarr_timeout
 
@@ -52,20 +53,7 @@ def attachment(upload_name: str, extension: str) -> str:
     return header
 
 
-_AUDIO_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["audio_file"],
-                    "properties": {"audio_file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
+_AUDIO_FORM = multipart_form(["audio_file"], {"audio_file": {"type": "string", "format": "binary"}})
 
 EncodeQuery = Annotated[
     bool,
@@ -122,7 +110,7 @@ async def _run(request: Request, options: dict[str, Any], encode: bool) -> tuple
             request.app.state.asr,
             settings.asr_model_name,
             upload,
-            {**options, "max_audio_seconds": settings.max_bazarr_audio_seconds},
+            asr_client.asr_options(**options, max_audio_seconds=settings.max_bazarr_audio_seconds),
             raw_pcm=not encode,
             http_timeout=bazarr_timeout(settings),
             wait=True,

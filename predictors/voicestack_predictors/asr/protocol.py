@@ -19,8 +19,8 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, to_http_parameters
 
+from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError, header_fields
 from voicestack.contracts.audio import ASR_SAMPLE_RATE, PCM_CONTENT_TYPE
-from voicestack_predictors.asr.request_options import AsrOptions, parse_options
 from voicestack_predictors.common.audio import (
     AudioDecodeError,
     AudioTooLong,
@@ -30,7 +30,6 @@ from voicestack_predictors.common.audio import (
 )
 from voicestack_predictors.common.errors import PayloadTooLarge
 
-OPTIONS_HEADER = "x-voicestack-options"
 PCM_CONTENT_TYPES = {PCM_CONTENT_TYPE, "audio/l16", "audio/x-raw"}
 
 
@@ -85,17 +84,19 @@ def respond(request: AudioRequest, result: dict[str, Any], model_name: str) -> d
     )
 
 
-def _header_options(headers: Mapping[str, str]) -> dict[str, Any]:
-    text = headers.get(OPTIONS_HEADER)
-    if not text:
-        return {}
+def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
+    """The request's options (``voicestack.contracts.asr_options``); a bad one is a 400."""
     try:
-        options = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the X-VoiceStack-Options header is not valid JSON: {exc}") from exc
-    if not isinstance(options, dict):
-        raise InvalidInput("the X-VoiceStack-Options header must hold a JSON object")
-    return options
+        return AsrOptions.parse(raw)
+    except AsrOptionsError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _header_options(headers: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return header_fields(headers.get(OPTIONS_HEADER.lower()))
+    except AsrOptionsError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _v1_raw(body: bytes, headers: Mapping[str, str]) -> AudioRequest:
