@@ -57,6 +57,7 @@ def char_limit(language: str | None) -> int:
 class XttsEngine(TtsEngine):
     kind = "xtts"
     supports_cloning = True
+    incremental = True
 
     def __init__(self, directory: Path, device: str, stream_chunk_tokens: int = 20) -> None:
         from TTS.tts.configs.xtts_config import XttsConfig
