@@ -95,7 +95,6 @@ class RouterSettings(BaseSettings):
     # "open" always without a key, "off" not at all.
     api_docs: Literal["key", "open", "off"] = "key"
     log_level: str = "INFO"
-    config_file: Path | None = None
 
     @model_validator(mode="after")
     def _distinct_tts_names(self) -> RouterSettings:

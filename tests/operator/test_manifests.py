@@ -293,7 +293,7 @@ def test_router_yaml_loads_with_the_router_settings(
     loaded = load_settings(path)
     monkeypatch.setenv("ROUTER_CONFIG_FILE", str(path))
     from_env = RouterSettings()  # the way the router pod reads it (ROUTER_CONFIG_FILE)
-    assert loaded.model_dump(exclude={"config_file"}) == from_env.model_dump(exclude={"config_file"})
+    assert loaded.model_dump() == from_env.model_dump()
     assert loaded.voice_store == "configmap" and loaded.stack_name == "demo" and loaded.namespace == "default"
     assert loaded.asr_urls == ["http://demo-asr-predictor.default.svc.cluster.local"]
     expected_tts = [] if label == "knative" else ["http://demo-tts-predictor.default.svc.cluster.local"]
