@@ -12,13 +12,13 @@ import base64
 import binascii
 from typing import Any
 
+from voicestack.contracts.voices import CONFIGMAP_MAX_BYTES
 from voicestack_operator import crd
 from voicestack_operator.crd import apply_defaults
 
 __all__ = ["InvalidSpec", "apply_defaults", "decoded_voice", "normalize"]
 
 DEFAULT_ASR_MODEL = "large-v3"
-MAX_VOICE_BYTES = 1_000_000  # a ConfigMap holds at most 1 MiB including its metadata
 
 
 class InvalidSpec(ValueError):
@@ -58,5 +58,5 @@ def _check_sample(where: str, voice: dict[str, Any]) -> None:
         size = len(decoded_voice(voice))
     except (binascii.Error, ValueError) as exc:
         raise InvalidSpec(f"{where}: data is not valid base64 ({exc})") from exc
-    if size > MAX_VOICE_BYTES:
-        raise InvalidSpec(f"{where}: sample is {size} bytes; a ConfigMap holds at most {MAX_VOICE_BYTES}")
+    if size > CONFIGMAP_MAX_BYTES:
+        raise InvalidSpec(f"{where}: sample is {size} bytes; a ConfigMap holds at most {CONFIGMAP_MAX_BYTES}")

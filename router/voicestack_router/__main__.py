@@ -26,9 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("ROUTER_CONFIG_FILE"),
         help="YAML settings file [ROUTER_CONFIG_FILE]; environment variables override it.",
     )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (each has its own queue)."
-    )
     return parser
 
 

@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicestack import __version__
+from voicestack.contracts.errors import ROUTER_ERRORS
 from voicestack_router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
 from voicestack_router.auth import check_api_key, sees_details
 from voicestack_router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
@@ -109,12 +110,13 @@ def _install_backend_errors(app: FastAPI) -> None:
 
     async def backend_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BackendError)
+        if exc.code is not None:  # a typed refusal (voicestack.contracts.errors)
+            mapped = ROUTER_ERRORS[exc.code]
+            return ApiError(mapped.status, exc.message, param=mapped.param, code=exc.code.value).response()
         if exc.status in (400, 413, 415, 422):
             status = 400 if exc.status == 422 else exc.status
             # A predictor's only 413 is the ASR duration limit (as in the router's own Bazarr PCM check).
             code = "audio_too_long" if status == 413 else "invalid_request"
-            if "nothing to speak" in exc.message:  # the TTS predictor's UNSPEAKABLE refusals
-                return ApiError(400, exc.message, param="input", code="unspeakable_text").response()
             return ApiError(status, exc.message, code=code).response()
         return ApiError(502, f"The backend failed: {exc.message}", code="backend_error").response()
 

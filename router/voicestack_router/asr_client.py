@@ -8,27 +8,29 @@ from typing import Any
 
 import httpx
 
+from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError
+from voicestack.contracts.audio import PCM_CONTENT_TYPE
 from voicestack_router.backends import BackendError, BackendPool
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import UploadedFile
 
-PCM_CONTENT_TYPE = "audio/pcm"  # raw s16le 16 kHz mono (Bazarr's encode=false)
-PCM_BYTES_PER_SECOND = 2 * 16000
 MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # an accepted container (docs/audio-decoding.md)
 
 
-def options_header(options: dict[str, Any]) -> str:
-    """``X-VoiceStack-Options``: a JSON object, ASCII-escaped so it is a valid header value."""
-    return json.dumps({key: value for key, value in options.items() if value is not None}, ensure_ascii=True)
+def asr_options(**fields: Any) -> AsrOptions:
+    """The typed options to send (None values: the predictor's own setting); a bad one is a 400 here,
+    before the upload is forwarded."""
+    try:
+        return AsrOptions.parse(fields)
+    except AsrOptionsError as exc:
+        raise ApiError(400, str(exc), code="invalid_value") from exc
 
 
-def _upload_request(
-    upload: UploadedFile, options: dict[str, Any], raw_pcm: bool
-) -> tuple[dict[str, str], Any]:
+def _upload_request(upload: UploadedFile, options: AsrOptions, raw_pcm: bool) -> tuple[dict[str, str], Any]:
     headers = {
         "Content-Type": PCM_CONTENT_TYPE if raw_pcm else MEDIA_CONTENT_TYPE,
         "Content-Length": str(upload.size),
-        "X-VoiceStack-Options": options_header(options),
+        OPTIONS_HEADER: options.header_value(),
     }
     return headers, upload.chunks
 
@@ -37,7 +39,7 @@ async def transcribe(
     pool: BackendPool,
     model_name: str,
     upload: UploadedFile,
-    options: dict[str, Any],
+    options: AsrOptions,
     *,
     raw_pcm: bool,
     http_timeout: httpx.Timeout,
@@ -62,7 +64,7 @@ async def transcribe_stream(
     pool: BackendPool,
     model_name: str,
     upload: UploadedFile,
-    options: dict[str, Any],
+    options: AsrOptions,
     *,
     raw_pcm: bool,
     http_timeout: httpx.Timeout,
@@ -72,7 +74,7 @@ async def transcribe_stream(
     Errors before the stream starts raise (``ApiError``/``Backend*``); a stream that breaks off yields an
     ``error`` event so the caller can tell its client.
     """
-    headers, content = _upload_request(upload, {**options, "stream": True}, raw_pcm)
+    headers, content = _upload_request(upload, options.model_copy(update={"stream": True}), raw_pcm)
     async with pool.stream(
         "POST",
         f"/v1/models/{model_name}:predict",

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from prometheus_client import Counter, Gauge
 
+from voicestack.contracts.errors import ErrorCode, error_code
 from voicestack_router.request_context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,13 @@ class BackendUnavailable(Exception):
 
 
 class BackendError(Exception):
-    """The predictor answered with an error status (its message is passed on)."""
+    """The predictor answered with an error status (its message is passed on, and its ``code`` if any)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 @dataclass
@@ -89,6 +91,13 @@ def error_message(response: httpx.Response) -> str:
             error = error.get("message", error)
         return str(error)
     return str(body)
+
+
+def _error_code(response: httpx.Response) -> ErrorCode | None:
+    try:
+        return error_code(response.json())
+    except ValueError:
+        return None
 
 
 def _retry_after(response: httpx.Response, default: int) -> int:
@@ -130,10 +139,6 @@ class BackendPool:
     @property
     def configured(self) -> bool:
         return bool(self.replicas)
-
-    @property
-    def capacity(self) -> int:
-        return max(1, self.max_inflight * len(self.replicas))
 
     def ready_replicas(self) -> int:
         return sum(1 for replica in self.replicas if replica.live and replica.ready)
@@ -275,7 +280,9 @@ class BackendPool:
                     if response.status_code >= 400:
                         await response.aread()
                         BACKEND_REQUESTS.labels(self.name, f"http_{response.status_code}").inc()
-                        raise BackendError(response.status_code, error_message(response))
+                        raise BackendError(
+                            response.status_code, error_message(response), _error_code(response)
+                        )
                     replica.live = True
                     replica.last_error = None
                     BACKEND_REQUESTS.labels(self.name, "ok").inc()

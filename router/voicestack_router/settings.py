@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from voicestack.contracts.models import ASR_MODEL_NAME, TTS_FAST_MODEL_NAME, TTS_MODEL_NAME
+
 
 def _as_list(value: Any) -> list[str]:
     """Accept ``a,b``, ``["a", "b"]`` (JSON text) or a list; strip blanks and trailing slashes of URLs."""
@@ -47,15 +49,15 @@ class RouterSettings(BaseSettings):
 
     # Contract keys (docs/contracts.md)
     asr_urls: UrlList = Field(default_factory=list, description="ASR predictor base URLs (round-robin).")
-    asr_model_name: str = "whisper"
+    asr_model_name: str = ASR_MODEL_NAME
     asr_aliases: StrList = Field(default_factory=lambda: ["whisper-1"])
     tts_urls: UrlList = Field(default_factory=list, description="TTS predictor base URLs (round-robin).")
-    tts_model_name: str = "xtts"
+    tts_model_name: str = TTS_MODEL_NAME
     tts_aliases: StrList = Field(default_factory=lambda: ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
     # An optional second TTS backend, usually Piper on CPU beside XTTS-v2 on a GPU: its ids take precedence
     # over the first backend's, so by default tts-1 means the fast one and tts-1-hd the first one.
     tts_fast_urls: UrlList = Field(default_factory=list, description="Fast TTS predictor base URLs.")
-    tts_fast_model_name: str = "piper"
+    tts_fast_model_name: str = TTS_FAST_MODEL_NAME
     tts_fast_aliases: StrList = Field(default_factory=lambda: ["tts-1"])
     api_keys: StrList = Field(default_factory=list, description="Accepted bearer keys; empty: no auth.")
     cors_origins: StrList = Field(default_factory=list, description="Explicit CORS origins; empty: none.")
@@ -93,7 +95,6 @@ class RouterSettings(BaseSettings):
     # "open" always without a key, "off" not at all.
     api_docs: Literal["key", "open", "off"] = "key"
     log_level: str = "INFO"
-    config_file: Path | None = None
 
     @model_validator(mode="after")
     def _distinct_tts_names(self) -> RouterSettings:
