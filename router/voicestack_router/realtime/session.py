@@ -213,7 +213,7 @@ class RealtimeSession:
             return CLIENT_EVENT.validate_python(data)
         except ValidationError as exc:
             first = exc.errors()[0]
-            if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            if first["type"] in ("union_tag_invalid", "union_tag_not_found") and not first["loc"]:
                 kind = shown(str(data.get("type"))) if "type" in data else "missing"
                 raise ClientError(
                     f"Unknown event type {kind}: a transcription session accepts session.update, "
