@@ -53,6 +53,13 @@ async def realtime(websocket: WebSocket) -> None:
         SESSIONS_TOTAL.labels("unauthorized").inc()
         await _refuse(websocket, key_error)
         return
+    origin = websocket.headers.get("origin")
+    if origin is not None and origin not in settings.cors_origins:
+        # WebSockets skip CORS: without this any web page could use a router its visitor can reach.
+        SESSIONS_TOTAL.labels("refused").inc()
+        message = f"The origin {origin[:100]!r} is not allowed: list it in the router's cors_origins."
+        await _refuse(websocket, ApiError(403, message, code="origin_not_allowed"))
+        return
     if websocket.query_params.get("intent") != "transcription":
         SESSIONS_TOTAL.labels("refused").inc()
         message = "Only transcription sessions are served here: connect to /v1/realtime?intent=transcription."

@@ -113,6 +113,8 @@ class RealtimeSession:
         self.turn_start = 0
         self.previous_item: str | None = None
         self.turns: asyncio.Queue[Turn] = asyncio.Queue()
+        self.transcribing = False
+        self.last_activity = time.monotonic()  # a client event or a finished transcription
 
     # ---- sending -------------------------------------------------------------------------------------
     async def send(self, event: dict[str, Any]) -> None:
@@ -147,15 +149,19 @@ class RealtimeSession:
         try:
             await self.send(server_event("session.created", session=self.describe()))
             while True:
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                idle_left = limits.realtime_idle_timeout_seconds - (now - self.last_activity)
+                if self.transcribing or not self.turns.empty():
+                    idle_left = limits.realtime_idle_timeout_seconds  # waiting for words is not idle
                 try:
-                    if remaining <= 0:
+                    if deadline <= now or idle_left <= 0:
                         raise TimeoutError
-                    message = await asyncio.wait_for(
-                        inbox.get(), min(remaining, limits.realtime_idle_timeout_seconds)
-                    )
+                    message = await asyncio.wait_for(inbox.get(), min(deadline - now, idle_left))
                 except TimeoutError:
-                    raise self._limit_reached(deadline) from None
+                    if time.monotonic() >= deadline or self._idle():
+                        raise self._limit_reached(deadline) from None
+                    continue
+                self.last_activity = time.monotonic()
                 if message["type"] == "websocket.disconnect":
                     return
                 await self._dispatch(message)
@@ -171,6 +177,11 @@ class RealtimeSession:
             for task in (reader, worker):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    def _idle(self) -> bool:
+        if self.transcribing or not self.turns.empty():
+            return False
+        return time.monotonic() - self.last_activity >= self.settings.realtime_idle_timeout_seconds
 
     def _limit_reached(self, deadline: float) -> SessionClosed:
         if time.monotonic() >= deadline:
@@ -413,7 +424,18 @@ class RealtimeSession:
     async def _work(self) -> None:
         while True:
             turn = await self.turns.get()
-            await self._transcribe(turn)
+            self.transcribing = True
+            try:
+                await self._transcribe(turn)
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                return  # the client is gone: ``run`` ends the session
+            except Exception as exc:  # a bug must not silence every later turn
+                log.exception("realtime transcription of %s", turn.item_id)
+                base = {"item_id": turn.item_id, "content_index": 0}
+                await self._failed(base, f"internal error: {type(exc).__name__}", "internal_error")
+            finally:
+                self.transcribing = False
+                self.last_activity = time.monotonic()
 
     async def _transcribe(self, turn: Turn) -> None:
         assert self.model_name is not None
