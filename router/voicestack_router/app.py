@@ -28,6 +28,7 @@ from voicestack_router.backends import BackendBusy, BackendError, BackendPool, B
 from voicestack_router.body_limits import JsonBodyLimitMiddleware
 from voicestack_router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from voicestack_router.openapi import install_openapi
+from voicestack_router.realtime import routes as realtime_routes
 from voicestack_router.request_context import REQUEST_ID
 from voicestack_router.settings import RouterSettings, load_settings
 from voicestack_router.voice_store import build_voice_store
@@ -250,6 +251,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
 
     for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):
         app.include_router(module.router)
+    app.include_router(realtime_routes.router)
 
     @app.get("/healthz", tags=["Health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -75,6 +75,30 @@ async def transcribe_stream(
     ``error`` event so the caller can tell its client.
     """
     headers, content = _upload_request(upload, options.model_copy(update={"stream": True}), raw_pcm)
+    async for event in _stream_events(pool, model_name, headers, content, http_timeout):
+        yield event
+
+
+async def transcribe_pcm_stream(
+    pool: BackendPool, model_name: str, pcm: bytes, options: AsrOptions, *, http_timeout: httpx.Timeout
+) -> AsyncIterator[dict[str, Any]]:
+    """Like :func:`transcribe_stream` for audio already in memory as s16le 16 kHz mono (a realtime turn)."""
+    headers = {
+        "Content-Type": PCM_CONTENT_TYPE,
+        "Content-Length": str(len(pcm)),
+        OPTIONS_HEADER: options.model_copy(update={"stream": True}).header_value(),
+    }
+    async for event in _stream_events(pool, model_name, headers, lambda: pcm, http_timeout):
+        yield event
+
+
+async def _stream_events(
+    pool: BackendPool,
+    model_name: str,
+    headers: dict[str, str],
+    content: Any,
+    http_timeout: httpx.Timeout,
+) -> AsyncIterator[dict[str, Any]]:
     async with pool.stream(
         "POST",
         f"/v1/models/{model_name}:predict",

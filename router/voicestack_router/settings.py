@@ -94,6 +94,18 @@ class RouterSettings(BaseSettings):
     # /docs, /redoc, /openapi.json: "key" serves them behind the API key when keys are set (open when none),
     # "open" always without a key, "off" not at all.
     api_docs: Literal["key", "open", "off"] = "key"
+    # Realtime transcription sessions (/v1/realtime, docs/realtime.md)
+    realtime_max_sessions: int = Field(16, ge=0, description="Open realtime sessions per router process.")
+    realtime_max_session_seconds: float = Field(1800, gt=0, description="A session's longest life, seconds.")
+    realtime_idle_timeout_seconds: float = Field(
+        120, gt=0, description="A session with no client event for this long is closed."
+    )
+    realtime_max_buffer_seconds: float = Field(
+        60, gt=0, description="Uncommitted audio a session may hold; a longer VAD turn is cut there."
+    )
+    realtime_vad_model: Path | None = Field(
+        None, description="Silero VAD ONNX file; unset: faster-whisper's bundled copy, if installed."
+    )
     log_level: str = "INFO"
 
     @model_validator(mode="after")
