@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import av
 import httpx
 
+from voicestack.media import open_input
 from voicestack_router.backends import BackendError, BackendPool
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import UploadedFile
@@ -15,6 +18,31 @@ from voicestack_router.multipart_stream import UploadedFile
 PCM_CONTENT_TYPE = "audio/pcm"  # raw s16le 16 kHz mono (Bazarr's encode=false)
 PCM_BYTES_PER_SECOND = 2 * 16000
 MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # an accepted container (docs/audio-decoding.md)
+
+
+def probed_seconds(upload: UploadedFile, raw_pcm: bool) -> float | None:
+    """The upload's duration as its container header states it (for the call's deadline), else None.
+
+    Only the header is read (no decoding); a header that lies makes the deadline wrong, never the result,
+    and the caller caps it at the route's longest accepted audio.
+    """
+    if raw_pcm:
+        return upload.size / PCM_BYTES_PER_SECOND
+    try:
+        with upload.path.open("rb") as handle, open_input(handle) as container:
+            duration = container.duration
+    except Exception:  # unreadable or refused: the predictor says why; the deadline takes the maximum
+        return None
+    return duration / av.time_base if duration and duration > 0 else None
+
+
+async def deadline_seconds(upload: UploadedFile, options: dict[str, Any], raw_pcm: bool) -> float:
+    """The audio seconds a call's deadline is sized for: the probed duration, capped at the route's limit."""
+    limit = float(options.get("max_audio_seconds") or 0) or None
+    seconds = await asyncio.to_thread(probed_seconds, upload, raw_pcm)
+    if seconds is None:
+        return limit or 0.0
+    return min(seconds, limit) if limit else seconds
 
 
 def options_header(options: dict[str, Any]) -> str:
@@ -52,6 +80,7 @@ async def transcribe(
         headers=headers,
         http_timeout=http_timeout,
         wait=wait,
+        audio_seconds=await deadline_seconds(upload, options, raw_pcm),
     )
     if not isinstance(result, dict):
         raise BackendError(502, "the ASR backend answered an unexpected result")
@@ -79,6 +108,7 @@ async def transcribe_stream(
         content=content,
         headers=headers,
         http_timeout=http_timeout,
+        audio_seconds=await deadline_seconds(upload, options, raw_pcm),
     ) as response:
         done = False
         try:
