@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import av
 import httpx
 
 from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError
-from voicestack.contracts.audio import PCM_CONTENT_TYPE
+from voicestack.contracts.audio import ASR_PCM_BYTES_PER_SECOND, PCM_CONTENT_TYPE
+from voicestack.media import open_input
 from voicestack_router.backends import BackendError, BackendPool
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import UploadedFile
@@ -24,6 +27,31 @@ def asr_options(**fields: Any) -> AsrOptions:
         return AsrOptions.parse(fields)
     except AsrOptionsError as exc:
         raise ApiError(400, str(exc), code="invalid_value") from exc
+
+
+def probed_seconds(upload: UploadedFile, raw_pcm: bool) -> float | None:
+    """The upload's duration as its container header states it (for the call's deadline), else None.
+
+    Only the header is read (no decoding); a header that lies makes the deadline wrong, never the result,
+    and the caller caps it at the route's longest accepted audio.
+    """
+    if raw_pcm:
+        return upload.size / ASR_PCM_BYTES_PER_SECOND
+    try:
+        with upload.path.open("rb") as handle, open_input(handle) as container:
+            duration = container.duration
+    except Exception:  # unreadable or refused: the predictor says why; the deadline takes the maximum
+        return None
+    return duration / av.time_base if duration and duration > 0 else None
+
+
+async def deadline_seconds(upload: UploadedFile, options: AsrOptions, raw_pcm: bool) -> float:
+    """The audio seconds a call's deadline is sized for: the probed duration, capped at the route's limit."""
+    limit = options.max_audio_seconds or None
+    seconds = await asyncio.to_thread(probed_seconds, upload, raw_pcm)
+    if seconds is None:
+        return limit or 0.0
+    return min(seconds, limit) if limit else seconds
 
 
 def _upload_request(upload: UploadedFile, options: AsrOptions, raw_pcm: bool) -> tuple[dict[str, str], Any]:
@@ -54,6 +82,7 @@ async def transcribe(
         headers=headers,
         http_timeout=http_timeout,
         wait=wait,
+        audio_seconds=await deadline_seconds(upload, options, raw_pcm),
     )
     if not isinstance(result, dict):
         raise BackendError(502, "the ASR backend answered an unexpected result")
@@ -75,7 +104,8 @@ async def transcribe_stream(
     ``error`` event so the caller can tell its client.
     """
     headers, content = _upload_request(upload, options.model_copy(update={"stream": True}), raw_pcm)
-    async for event in _stream_events(pool, model_name, headers, content, http_timeout):
+    seconds = await deadline_seconds(upload, options, raw_pcm)
+    async for event in _stream_events(pool, model_name, headers, content, http_timeout, seconds):
         yield event
 
 
@@ -88,7 +118,8 @@ async def transcribe_pcm_stream(
         "Content-Length": str(len(pcm)),
         OPTIONS_HEADER: options.model_copy(update={"stream": True}).header_value(),
     }
-    async for event in _stream_events(pool, model_name, headers, lambda: pcm, http_timeout):
+    seconds = len(pcm) / ASR_PCM_BYTES_PER_SECOND
+    async for event in _stream_events(pool, model_name, headers, lambda: pcm, http_timeout, seconds):
         yield event
 
 
@@ -98,6 +129,7 @@ async def _stream_events(
     headers: dict[str, str],
     content: Any,
     http_timeout: httpx.Timeout,
+    audio_seconds: float,
 ) -> AsyncIterator[dict[str, Any]]:
     async with pool.stream(
         "POST",
@@ -105,6 +137,7 @@ async def _stream_events(
         content=content,
         headers=headers,
         http_timeout=http_timeout,
+        audio_seconds=audio_seconds,
     ) as response:
         done = False
         try:

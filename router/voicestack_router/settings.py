@@ -87,6 +87,19 @@ class RouterSettings(BaseSettings):
         60, ge=0, description="How long Bazarr requests wait for an unreachable predictor to come back."
     )
     health_interval_seconds: float = Field(5, gt=0)
+    stall_after_probes: int = Field(
+        2, ge=1, description="Liveness probes timing out in a row before a replica counts as stalled."
+    )
+    # Predictor deadlines (docs/reliability.md): base + per second of audio (ASR) or per character (TTS).
+    deadline_base_seconds: float = Field(60, gt=0, description="Predictor call deadline: the fixed part.")
+    deadline_per_audio_second: float = Field(1.0, ge=0, description="Deadline added per second of audio.")
+    deadline_per_input_char: float = Field(0.05, ge=0, description="Deadline added per character spoken.")
+    # Slow clients (docs/reliability.md): the request line and headers, then the body at a minimum rate.
+    header_timeout_seconds: float = Field(10, gt=0, description="Time for a request's line and headers.")
+    body_grace_seconds: float = Field(10, ge=0, description="Body time allowed before the rate counts.")
+    body_min_bytes_per_second: int = Field(1024, ge=1, description="Slowest accepted body upload rate.")
+    keep_alive_seconds: float = Field(5, gt=0, description="Idle keep-alive connections close after this.")
+    max_connections: int = Field(1024, ge=1, description="Open connections; more are answered 503.")
     # An uploaded voice sample's length, as the TTS predictor checks it (--min/max_sample_seconds).
     voice_min_sample_seconds: float = Field(3.0, gt=0, description="Shortest voice sample, seconds.")
     voice_max_sample_seconds: float = Field(30.0, gt=0, description="Longest voice sample, seconds.")

@@ -113,6 +113,7 @@ class SpeechStream:
                     json_body=body,
                     http_timeout=self.request.http_timeout,
                     wait=index > 0,  # the request was admitted with its first sentence
+                    input_chars=len(sentence.text),
                 ) as response,
             ):
                 rate = int(response.headers.get("x-sample-rate", "24000"))
