@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.router.conftest import API_KEY, Running, start_router
 from tests.router.realtime_support import Session, append_event, pcm_at
 from tests.support.assets import asset
 
+LOGPROBS = "item.input_audio_transcription.logprobs"
 EVIL = Origin("http://elsewhere.example")
 LIMITS = {
     "ROUTER_REALTIME_MAX_SESSIONS": "1",
@@ -206,16 +208,19 @@ class BreakingPredictor(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         type(self).calls += 1
-        segment = {"type": "segment", "segment": {"id": 0, "start": 0.0, "end": 1.0, "text": " Half a"}}
+        words = [{"word": " Half", "start": 0.0, "end": 0.5, "probability": 0.5}]
+        segment = {"id": 0, "start": 0.0, "end": 1.0, "text": " Half a", "words": words}
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self._chunk(json.dumps(segment) + "\n")
+        self._chunk(json.dumps({"type": "segment", "segment": segment}) + "\n")
         if type(self).calls == 1:
             self.close_connection = True  # no terminating chunk: the stream breaks off mid-turn
             return
-        self._chunk(json.dumps({"type": "done", "result": {"text": " Half a turn."}}) + "\n")
+        self._chunk(
+            json.dumps({"type": "done", "result": {"text": " Half a turn.", "segments": [segment]}}) + "\n"
+        )
         self.wfile.write(b"0\r\n\r\n")
 
     def _chunk(self, text: str) -> None:
@@ -240,6 +245,10 @@ def test_a_predictor_failing_mid_turn_fails_that_item_only() -> None:
         with Session(router.url) as session:
             session.until("session.created")
             session.configure(turn_detection=None)
+            session.send(
+                {"type": "session.update", "session": {"type": "transcription", "include": [LOGPROBS]}}
+            )
+            assert session.until("session.updated")["session"]["include"] == [LOGPROBS]
             audio = base64.b64encode(np.zeros(24000, dtype="<i2").tobytes()).decode()
             items = []
             for _ in range(2):
@@ -248,8 +257,12 @@ def test_a_predictor_failing_mid_turn_fails_that_item_only() -> None:
                 items.append(session.until("input_audio_buffer.committed")["item_id"])
             failed = session.until("conversation.item.input_audio_transcription.failed")
             assert failed["item_id"] == items[0] and "broke off" in failed["error"]["message"]
+            delta = session.until("conversation.item.input_audio_transcription.delta")
             completed = session.until("conversation.item.input_audio_transcription.completed")
             assert completed["item_id"] == items[1] and completed["transcript"] == "Half a turn."
+            # Whisper's word probabilities as OpenAI's logprobs: one entry per word.
+            half = {"token": " Half", "bytes": list(b" Half"), "logprob": pytest.approx(math.log(0.5))}
+            assert delta["logprobs"] == [half] and completed["logprobs"] == [half]
     finally:
         router.server.stop()
         server.shutdown()
