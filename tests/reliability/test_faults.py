@@ -12,6 +12,7 @@ import httpx
 import psutil
 
 from tests.reliability.conftest import FIGURES, Stack
+from tests.router.conftest import start_router
 from tests.support.assets import asset
 
 HUNG_BOUND_SECONDS = 15.0  # health interval 0.5 s, 2 probes of 2 s, retries: about 5 s expected
@@ -95,4 +96,45 @@ def test_a_predictor_killed_mid_request_costs_a_503_and_comes_back(stack: Stack)
         "answered after the kill (s)": round(answered_after_kill, 1),
         "ready again after (s)": round(back_after, 1),
         "after recovery": recovered.status_code,
+    }
+
+
+def test_a_call_past_its_deadline_is_a_504(stack: Stack) -> None:
+    """The deadline alone (stall detection off): 2 s + 0.1 s per second of audio, so 3.1 s for JFK's 11 s."""
+    asr = stack.child("asr")
+    command = asr.cmdline()
+    port = command[command.index("--http_port") + 1]
+    router = start_router(
+        {
+            "ROUTER_ASR_URLS": f"http://127.0.0.1:{port}",
+            "ROUTER_DEADLINE_BASE_SECONDS": "2",
+            "ROUTER_DEADLINE_PER_AUDIO_SECOND": "0.1",
+            "ROUTER_STALL_AFTER_PROBES": "1000",
+        }
+    )
+    clip = asset("audio/en/jfk.wav").read_bytes()
+    try:
+        router.server.wait_http(f"{router.url}/health", timeout=30)
+        asr.send_signal(signal.SIGSTOP)
+        try:
+            started = time.perf_counter()
+            response = httpx.post(
+                f"{router.url}/v1/audio/transcriptions",
+                files={"file": ("jfk.wav", clip)},
+                data={"model": "whisper-1"},
+                timeout=60,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            asr.send_signal(signal.SIGCONT)
+    finally:
+        router.server.stop()
+    assert response.status_code == 504, response.text
+    assert response.json()["error"]["code"] == "backend_timeout"
+    assert "within 3 s" in response.json()["error"]["message"]
+    assert 3.0 <= seconds < 10, seconds
+    stack.wait_ready(timeout=30)
+    FIGURES["deadline (11 s clip, 2 s + 0.1 s/s)"] = {
+        "answer": "504 backend_timeout",
+        "after (s)": round(seconds, 1),
     }
