@@ -18,6 +18,8 @@ from typing import Any
 
 from voicestack_operator.manifests.labels import APPLIED_HASH_ANNOTATION, LEGACY_LAST_APPLIED_ANNOTATION
 
+LEGACY_FIELD_MANAGER = "OpenAPI-Generator"  # kubernetes_asyncio's user agent: the pre-SSA operator's writes
+
 
 def manifest_hash(manifest: dict[str, Any]) -> str:
     """SHA-256 of the manifest without its own hash annotation (stable: keys sorted)."""
@@ -62,21 +64,26 @@ def up_to_date(desired: dict[str, Any], actual: dict[str, Any]) -> bool:
 def legacy_cleanup(actual: dict[str, Any], manager: str) -> list[dict[str, Any]] | None:
     """A JSON patch for a child written by an operator before server-side apply, else None.
 
-    Such a child carries ``voicestack.io/last-applied`` and its fields are owned by an *Update* manager (the
-    old client's). Dropping the annotation and every Update entry of ``managedFields`` leaves those fields
-    unowned, so after the next apply the operator is their only owner, and a field it stops setting goes.
+    Such a child carries ``voicestack.io/last-applied`` and its fields are owned by the old client's *Update*
+    manager (``OpenAPI-Generator``, kubernetes_asyncio's user agent). Its ``managedFields`` entry becomes the
+    operator's *Apply* entry (what client-go's csaupgrade does), so the operator is the only owner of those
+    fields and a field it stops setting is removed. (Clearing managedFields instead would hand every field to
+    the server's ``before-first-apply`` manager, and nothing would ever be removed.)
     """
     meta = actual.get("metadata", {})
     if LEGACY_LAST_APPLIED_ANNOTATION not in (meta.get("annotations") or {}):
         return None
-    kept = [
-        entry
-        for entry in meta.get("managedFields") or []
-        if entry.get("operation") != "Update" or entry.get("manager") == manager
-    ]
     path = "/metadata/annotations/" + LEGACY_LAST_APPLIED_ANNOTATION.replace("~", "~0").replace("/", "~1")
-    # An empty list means "unchanged" to the API server; [{}] clears managedFields.
-    return [
-        {"op": "remove", "path": path},
-        {"op": "replace", "path": "/metadata/managedFields", "value": kept or [{}]},
-    ]
+    patch: list[dict[str, Any]] = [{"op": "remove", "path": path}]
+    entries = meta.get("managedFields") or []
+    if not any(e.get("manager") == manager and e.get("operation") == "Apply" for e in entries):
+        moved = [
+            {**entry, "manager": manager, "operation": "Apply"}
+            if (entry.get("manager"), entry.get("operation"), entry.get("subresource"))
+            == (LEGACY_FIELD_MANAGER, "Update", None)
+            else entry
+            for entry in entries
+        ]
+        if moved != entries:
+            patch.append({"op": "replace", "path": "/metadata/managedFields", "value": moved})
+    return patch

@@ -96,7 +96,10 @@ class KubeApi:
             await config.load_kube_config(
                 config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
             )
-        return cls(client.ApiClient(configuration))
+        api_client = client.ApiClient(configuration)
+        # The field manager of the non-apply writes (status, JSON patches), not "OpenAPI-Generator".
+        api_client.user_agent = FIELD_MANAGER
+        return cls(api_client)
 
     async def close(self) -> None:
         await self._client.close()

@@ -43,7 +43,6 @@ def test_register_fills_the_given_registry() -> None:
     assert {"child-inferenceservices", "child-deployments", "voice_event"} <= watching, watching
     (timer,) = registry._spawning.get_all_handlers()
     assert (timer.id, timer.interval) == ("resync", 7)
-    assert not kopf.get_default_registry()._spawning.get_all_handlers()
 
 
 def test_cli_runs_kopf_with_liveness(monkeypatch: pytest.MonkeyPatch) -> None:
