@@ -20,6 +20,14 @@ AUDIO_FORMATS = ("auto", "pcm_s16le")
 MAX_PROMPT_CHARS = 2000
 DEFAULT_DETECT_LANG_LENGTH = 90.0  # seconds: three 30 s windows vote on the language
 MAX_DETECT_LANG_LENGTH = 600.0
+MAX_KEYWORDS = 100
+MAX_KEYWORD_CHARS = 200
+# Silero VAD settings a request may set (faster-whisper's ``VadOptions`` names), with their ranges.
+VAD_PARAMETERS = {
+    "threshold": (0.0, 1.0),
+    "min_silence_duration_ms": (0.0, 60_000.0),
+    "speech_pad_ms": (0.0, 10_000.0),
+}
 # Keys KServe clients add on their own; accepted and ignored.
 _PROTOCOL_KEYS = {"binary_data_output", "content_type", "headers"}
 
@@ -39,6 +47,14 @@ class AsrOptions:
     audio_format: str = "auto"
     # The caller's duration limit (the router sends the OpenAI or the Bazarr one); the server's caps it.
     max_audio_seconds: float | None = None
+    # Terms to favour (faster-whisper: ``hotwords``; openai-whisper: appended to the prompt).
+    keywords: tuple[str, ...] = ()
+    # When the language is detected, only these may win (empty: any).
+    language_candidates: tuple[str, ...] = ()
+    # Per-token log probabilities in the result (faster-whisper only).
+    logprobs: bool = False
+    # Silero VAD settings (``VAD_PARAMETERS``); setting any turns ``vad_filter`` on.
+    vad_parameters: dict[str, float] | None = None
 
 
 KNOWN_OPTIONS = tuple(AsrOptions.__dataclass_fields__)
@@ -72,7 +88,7 @@ def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
         values["temperature"] = _number("temperature", temperature, 0.0, 1.0)
     if (beam_size := raw.get("beam_size")) is not None:
         values["beam_size"] = _integer("beam_size", beam_size, 1, 10)
-    for flag in ("word_timestamps", "vad_filter", "stream"):
+    for flag in ("word_timestamps", "vad_filter", "stream", "logprobs"):
         if (value := raw.get(flag)) is not None:
             values[flag] = _boolean(flag, value)
     if (length := raw.get("detect_lang_length")) is not None:
@@ -83,7 +99,54 @@ def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
         values["max_audio_seconds"] = _seconds("max_audio_seconds", max_audio, math.inf)
     if (audio_format := raw.get("audio_format")) is not None:
         values["audio_format"] = _choice("audio_format", audio_format, AUDIO_FORMATS)
+    if (keywords := raw.get("keywords")) is not None:
+        values["keywords"] = _keywords(keywords)
+    if (candidates := raw.get("language_candidates")) is not None:
+        values["language_candidates"] = _language_candidates(candidates)
+    if (vad := raw.get("vad_parameters")) is not None:
+        values["vad_parameters"] = _vad_parameters(vad)
+        if values.get("vad_filter") is False:
+            raise InvalidInput("vad_parameters need the VAD: do not send them with vad_filter=false")
+        values["vad_filter"] = True
     return AsrOptions(**values)
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidInput(f"{name} must be a list of strings; got {value!r}")
+    return [item.strip() for item in value if item.strip()]
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    keywords = _strings("keywords", value)
+    if len(keywords) > MAX_KEYWORDS:
+        raise InvalidInput(f"keywords has {len(keywords)} entries; at most {MAX_KEYWORDS}")
+    for keyword in keywords:
+        if len(keyword) > MAX_KEYWORD_CHARS:
+            raise InvalidInput(
+                f"a keyword is too long ({len(keyword)} characters; at most {MAX_KEYWORD_CHARS})"
+            )
+    return tuple(keywords)
+
+
+def _language_candidates(value: Any) -> tuple[str, ...]:
+    codes = []
+    for item in _strings("language_candidates", value):
+        code = _language(item)
+        if code is None:
+            raise InvalidInput("language_candidates lists languages; 'auto' is not one")
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
+def _vad_parameters(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"vad_parameters must be a JSON object; got {value!r}")
+    unknown = sorted(set(value) - set(VAD_PARAMETERS))
+    if unknown:
+        raise InvalidInput(f"unknown vad_parameters {', '.join(unknown)}; known: {', '.join(VAD_PARAMETERS)}")
+    return {key: _number(f"vad_parameters.{key}", item, *VAD_PARAMETERS[key]) for key, item in value.items()}
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
