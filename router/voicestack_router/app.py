@@ -21,10 +21,18 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicestack import __version__
-from voicestack_router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
+from voicestack_router import (
+    bazarr_routes,
+    consent_routes,
+    models_routes,
+    speech_routes,
+    transcription_routes,
+    voices_routes,
+)
 from voicestack_router.auth import check_api_key, sees_details
 from voicestack_router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
 from voicestack_router.body_limits import JsonBodyLimitMiddleware
+from voicestack_router.consent_store import build_consent_store
 from voicestack_router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from voicestack_router.openapi import install_openapi
 from voicestack_router.request_context import REQUEST_ID
@@ -227,6 +235,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         namespace=settings.namespace,
         stack=settings.stack_name,
     )
+    app.state.consent_store = build_consent_store(app.state.voice_store, settings.voices_dir)
     install_error_handlers(app)
     _install_backend_errors(app)
     # Innermost, so its JSON answers get the CORS headers and the request id ...
@@ -246,7 +255,14 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     # ... and outermost too, for what the middlewares themselves raise or leave unanswered.
     app.add_middleware(ErrorGuardMiddleware, retry_after=settings.retry_after_seconds)
 
-    for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):
+    for module in (
+        transcription_routes,
+        speech_routes,
+        voices_routes,
+        consent_routes,
+        models_routes,
+        bazarr_routes,
+    ):
         app.include_router(module.router)
 
     @app.get("/healthz", tags=["Health"], summary="Liveness")

@@ -20,7 +20,7 @@ import pytest
 from tests.operator.apiserver_emulator import Recorded
 from tests.operator.cluster import CONFIGMAPS, Cluster, emulated_cluster
 from tests.operator.rbac import allowed
-from tests.router.conftest import API_KEY, Running, start_router
+from tests.router.conftest import API_KEY, Running, consent_for, start_router
 from tests.support.assets import asset
 from voicestack_operator.manifests.router import role
 
@@ -67,7 +67,7 @@ def _upload(router: Running, name: str, path: Path, content_type: str = "audio/w
         return httpx.post(
             f"{router.url}/v1/audio/voices",
             headers=AUTH,
-            data={"name": name, "consent": "yes"},
+            data={"name": name, "consent": consent_for(router.url)},
             files={"audio_sample": (path.name, handle, content_type)},
             timeout=30,
         )
