@@ -48,6 +48,15 @@ _FORM_DOC = {
                             "items": {"type": "string", "enum": ["word", "segment"]},
                         },
                         "stream": {"type": "boolean"},
+                        "include[]": {"type": "array", "items": {"type": "string", "enum": ["logprobs"]}},
+                        "languages[]": {"type": "array", "items": {"type": "string"}},
+                        "keywords[]": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+                        "chunking_strategy": {
+                            "description": '"auto", or {"type": "server_vad", "threshold", '
+                            '"silence_duration_ms", "prefix_padding_ms"} (as chunking_strategy[key] fields '
+                            "or a JSON string)",
+                            "type": "string",
+                        },
                     },
                 }
             }
