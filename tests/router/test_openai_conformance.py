@@ -246,8 +246,16 @@ def _voices_and_consents(client: openai.OpenAI) -> None:
     renamed = client.audio.voice_consents.update(consent.id, name="John F. Kennedy")
     conform(VoiceConsent, renamed.model_dump(exclude_unset=True))
     assert renamed.name == "John F. Kennedy" and renamed.id == consent.id
+    with asset("audio/en/jfk.wav").open("rb") as recording:
+        other = client.audio.voice_consents.create(name="Other", language="de", recording=recording)
     listed = {record.id: record for record in client.audio.voice_consents.list()}
-    assert listed[consent.id].name == "John F. Kennedy"
+    assert listed[consent.id].name == "John F. Kennedy" and other.id in listed
+    paged = [record.id for record in client.audio.voice_consents.list(limit=1)]  # the SDK follows `after`
+    assert paged == list(listed) and len(paged) >= 2
+    voices = client.get("/audio/voices", cast_to=object)
+    assert isinstance(voices, dict)
+    assert not {consent.id, other.id, ".consents"} & {voice["name"] for voice in voices["data"]}
+    client.audio.voice_consents.delete(other.id)
     with asset("audio/en/jfk.wav").open("rb") as sample:
         voice = client.audio.voices.create(name="conformance", audio_sample=sample, consent=consent.id)
     conform(Voice, voice.model_dump(exclude_unset=True))
