@@ -42,7 +42,9 @@ async def _stored(call: Awaitable[T]) -> T:
     try:
         return await call
     except VoiceStoreError as exc:
-        raise ApiError(exc.status, exc.message, param="consent_id" if exc.status == 404 else None) from exc
+        if exc.status == 404:  # not a consent id at all
+            raise ApiError(404, exc.message, param="consent_id", code="consent_not_found") from exc
+        raise ApiError(exc.status, exc.message) from exc
 
 
 def _not_found(consent_id: str) -> ApiError:

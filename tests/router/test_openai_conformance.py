@@ -268,8 +268,10 @@ def _voices_and_consents(client: openai.OpenAI) -> None:
     gone = client.audio.voice_consents.delete(consent.id)
     conform(VoiceConsentDeleted, gone.model_dump(exclude_unset=True))
     assert gone.deleted and gone.id == consent.id
-    with pytest.raises(openai.NotFoundError):
-        client.audio.voice_consents.retrieve(consent.id)
+    for unknown in (consent.id, "not-a-consent-id"):
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.audio.voice_consents.retrieve(unknown)
+        assert isinstance(missing.value.body, dict) and missing.value.body["code"] == "consent_not_found"
 
 
 def _transcribe(client: openai.OpenAI) -> None:
