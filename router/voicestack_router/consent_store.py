@@ -25,16 +25,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from voicestack.contracts.voices import CONFIGMAP_MAX_BYTES, PART_OF, PART_OF_LABEL, STACK_LABEL
 from voicestack.text import shown
-from voicestack_router.voice_store import (
-    CONFIGMAP_MAX_BYTES,
-    PART_OF,
-    PART_OF_LABEL,
-    STACK_LABEL,
-    ConfigMapVoiceStore,
-    VoiceStoreError,
-    sample_extension,
-)
+from voicestack_router.voice_store import ConfigMapVoiceStore, VoiceStoreError, sample_extension
 
 CONSENT_LABEL = "voicestack.io/consent"
 CONSENT_ID = re.compile(r"^cons_[a-z0-9]{1,58}$")

@@ -83,6 +83,12 @@ OK_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 
+def multipart_form(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its multipart form itself (FastAPI cannot infer it)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
+
+
 def _error(status: int) -> dict[str, Any]:
     return {
         "description": _DESCRIPTIONS[status],

@@ -11,21 +11,19 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicestack.contracts.asr_options import MAX_KEYWORD_CHARS, MAX_KEYWORDS, VAD_PARAMETERS
+from voicestack.contracts.languages import language_code
 from voicestack.text import shown
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import language_code
 from voicestack_router.multipart_stream import MultipartForm
 
 INCLUDES = ("logprobs",)
-MAX_KEYWORDS = 100
-MAX_KEYWORD_CHARS = 200
 # chunking_strategy's server_vad keys → the Silero VAD settings the ASR predictor takes (vad_parameters).
 SERVER_VAD_KEYS = {
     "threshold": "threshold",
     "silence_duration_ms": "min_silence_duration_ms",
     "prefix_padding_ms": "speech_pad_ms",
 }
-SERVER_VAD_MAX_MS = {"silence_duration_ms": 60_000, "prefix_padding_ms": 10_000}
 DIARISATION_FIELDS = ("known_speaker_names", "known_speaker_references")
 
 
@@ -173,9 +171,9 @@ def chunking_options(form: MultipartForm) -> dict[str, Any]:
             value = float(strategy[key])
         except (TypeError, ValueError) as exc:
             raise _chunking_error(f"{key} must be a number") from exc
-        high = 1.0 if key == "threshold" else SERVER_VAD_MAX_MS[key]
-        if not 0 <= value <= high:
-            raise _chunking_error(f"{key} must be between 0 and {high:g}")
+        low, high = VAD_PARAMETERS[target]
+        if not low <= value <= high:
+            raise _chunking_error(f"{key} must be between {low:g} and {high:g}")
         parameters[target] = value
     return {"vad_filter": True, "vad_parameters": parameters}
 

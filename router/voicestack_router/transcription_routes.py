@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from voicestack.contracts.languages import language_code
 from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.auth import check_api_key
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import language_code
 from voicestack_router.models_registry import resolve_model
 from voicestack_router.multipart_stream import MultipartForm, read_multipart
+from voicestack_router.openapi import multipart_form
 from voicestack_router.subtitles import OPENAI_TEXT_FORMATS, openai_output
 from voicestack_router.timeouts import openai_timeout
 from voicestack_router.transcription_fields import (
@@ -28,41 +29,31 @@ AUDIO_TOKENS_PER_SECOND = 50  # Whisper's encoder: 1500 positions per 30 s windo
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI audio"], dependencies=[Depends(check_api_key)])
 
-_FORM_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "model"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "model": {"type": "string", "example": "whisper-1"},
-                        "language": {"type": "string", "example": "en"},
-                        "prompt": {"type": "string"},
-                        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-                        "response_format": {"type": "string", "enum": list(OPENAI_TEXT_FORMATS)},
-                        "timestamp_granularities[]": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": ["word", "segment"]},
-                        },
-                        "stream": {"type": "boolean"},
-                        "include[]": {"type": "array", "items": {"type": "string", "enum": ["logprobs"]}},
-                        "languages[]": {"type": "array", "items": {"type": "string"}},
-                        "keywords[]": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
-                        "chunking_strategy": {
-                            "description": '"auto", or {"type": "server_vad", "threshold", '
-                            '"silence_duration_ms", "prefix_padding_ms"} (as chunking_strategy[key] fields '
-                            "or a JSON string)",
-                            "type": "string",
-                        },
-                    },
-                }
-            }
+_FORM_DOC = multipart_form(
+    ["file", "model"],
+    {
+        "file": {"type": "string", "format": "binary"},
+        "model": {"type": "string", "example": "whisper-1"},
+        "language": {"type": "string", "example": "en"},
+        "prompt": {"type": "string"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "response_format": {"type": "string", "enum": list(OPENAI_TEXT_FORMATS)},
+        "timestamp_granularities[]": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["word", "segment"]},
         },
-    }
-}
+        "stream": {"type": "boolean"},
+        "include[]": {"type": "array", "items": {"type": "string", "enum": ["logprobs"]}},
+        "languages[]": {"type": "array", "items": {"type": "string"}},
+        "keywords[]": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        "chunking_strategy": {
+            "description": '"auto", or {"type": "server_vad", "threshold", '
+            '"silence_duration_ms", "prefix_padding_ms"} (as chunking_strategy[key] fields '
+            "or a JSON string)",
+            "type": "string",
+        },
+    },
+)
 
 
 def _temperature(form: MultipartForm) -> float | None:
@@ -214,15 +205,15 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
                     param="language",
                     code="unsupported_language",
                 )
-        options: dict[str, Any] = {
-            "task": task,
-            "language": language,
-            "initial_prompt": (form.get("prompt") or None),
-            "temperature": _temperature(form),
-            "word_timestamps": True if "word" in granularities else None,
-            "max_audio_seconds": settings.max_audio_seconds,
+        options = asr_client.asr_options(
+            task=task,
+            language=language,
+            initial_prompt=form.get("prompt") or None,
+            temperature=_temperature(form),
+            word_timestamps=True if "word" in granularities else None,
+            max_audio_seconds=settings.max_audio_seconds,
             **fields.options,
-        }
+        )
         pool = request.app.state.asr
         timeout = openai_timeout(settings)
         if streaming:

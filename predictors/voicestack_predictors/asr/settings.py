@@ -6,12 +6,13 @@ import argparse
 import math
 from dataclasses import dataclass
 
+from voicestack.contracts.models import ASR_MODEL_NAME
 from voicestack_predictors.common.audio import DEFAULT_MAX_SECONDS
 from voicestack_predictors.common.options import env_bool, env_float, env_int, env_str
 
 ENGINES = ("faster-whisper", "whisper")
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_MODEL_NAME = "whisper"
+DEFAULT_MODEL_NAME = ASR_MODEL_NAME
 # Whisper's decoder context is 448 tokens; a prompt of previous text may take up to 224 of them.
 MAX_NEW_TOKENS_LIMIT = 220
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from voicestack.contracts.asr_options import AsrOptions
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines.base import (
     FALLBACK_TEMPERATURES,
@@ -22,7 +23,6 @@ from voicestack_predictors.asr.engines.base import (
 )
 from voicestack_predictors.asr.engines.memory import release_freed_memory
 from voicestack_predictors.asr.language_vote import LanguageVote, vote
-from voicestack_predictors.asr.request_options import AsrOptions
 from voicestack_predictors.asr.result_shape import detection_result, shape_segment, transcription_result
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.audio import DecodedAudio

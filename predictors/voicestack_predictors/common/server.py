@@ -88,7 +88,7 @@ def install_routes(model: ManagedModel) -> None:
 
 
 def configure_logging(args: argparse.Namespace) -> None:
-    """KServe's log format for KServe and for our ``predictors.*`` loggers, before the model loads.
+    """KServe's log format for KServe and for our ``voicestack_predictors.*`` loggers, before the model loads.
 
     KServe configures only its own loggers, and only when ``ModelServer`` is built (after a load at
     start); without this, the predictors' INFO lines (model loaded, requests) were dropped.
@@ -96,7 +96,7 @@ def configure_logging(args: argparse.Namespace) -> None:
     if not getattr(args, "configure_logging", True):
         return
     kserve.logging.configure_logging(getattr(args, "log_config_file", None))
-    ours = logging.getLogger("predictors")
+    ours = logging.getLogger(__name__.partition(".")[0])  # the package: every predictor module logs under it
     if not ours.handlers:
         for handler in kserve.logging.logger.handlers:
             ours.addHandler(handler)

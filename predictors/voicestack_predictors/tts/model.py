@@ -16,6 +16,8 @@ import numpy as np
 from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
+from voicestack.contracts.errors import ErrorCode
+from voicestack.contracts.voices import OPENAI_VOICES
 from voicestack.text import (
     DEFAULT_CHAR_LIMIT,
     UNSPEAKABLE,
@@ -24,7 +26,7 @@ from voicestack.text import (
     shown,
     split_sentences,
 )
-from voicestack.voices import OPENAI_VOICES
+from voicestack_predictors.common.errors import Refused
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.common.managed_model import ManagedModel
 from voicestack_predictors.common.options import ServingOptions
@@ -49,6 +51,7 @@ class EngineInfo:
     languages: list[str]
     builtin_voices: list[str]
     char_limits: dict[str, int]  # longest chunk per language, so planning never needs the engine itself
+    incremental: bool  # can generate a chunk incrementally (audio before it is done), at a cost
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,23 @@ class Plan:
     voice: VoiceChoice
     speed: float
     sample_rate: int
+    incremental: bool
+
+    def describe(self) -> dict[str, Any]:
+        """The plan as the router reads it (``/plan``): chunks to synthesize one call each, in order.
+
+        Only the first chunk is worth generating incrementally: the later ones are made while it plays,
+        and whole generation costs less (incremental re-vocodes the chunk so far at every step).
+        """
+        return {
+            "language": self.language,
+            "voice": self.voice_name,
+            "sample_rate": self.sample_rate,
+            "chunks": [
+                {"text": chunk, "stream": self.incremental and index == 0}
+                for index, chunk in enumerate(self.chunks)
+            ],
+        }
 
 
 class TtsModel(ManagedModel[TtsEngine]):
@@ -86,6 +106,7 @@ class TtsModel(ManagedModel[TtsEngine]):
             list(engine.languages),
             list(engine.builtin_voices),
             {language: engine.char_limit(language) for language in engine.languages},
+            engine.incremental,
         )
         return engine
 
@@ -168,30 +189,33 @@ class TtsModel(ManagedModel[TtsEngine]):
         if not usable:
             folder = self.settings.voices_dir
             where = f"add samples to {folder}" if folder else "set --voices_dir"
-            raise InvalidInput(f"no voices are available: {where}")
+            raise Refused(f"no voices are available: {where}", ErrorCode.VOICE_NOT_FOUND)
         name = requested or self._default_voice(voices, builtin)
         aliases = self.aliases(voices, builtin)
         unclonable = unclonable or {}
         if name not in voices and name not in builtin:
             alias = (aliases.get(name) or aliases.get(name.lower())) if name else None
             if name in unclonable or alias in unclonable:
-                raise InvalidInput(self._clone_refusal(name if name in unclonable else str(alias)))
+                refusal = self._clone_refusal(name if name in unclonable else str(alias))
+                raise Refused(refusal, ErrorCode.VOICE_UNUSABLE)
             if alias is None:
-                raise InvalidInput(
+                raise Refused(
                     f"unknown voice {shown(str(requested))}; available voices: {', '.join(usable)}; "
-                    f"aliases: {', '.join(sorted(aliases)) or 'none'}"
+                    f"aliases: {', '.join(sorted(aliases)) or 'none'}",
+                    ErrorCode.VOICE_NOT_FOUND,
                 )
             if alias not in voices and alias not in builtin:
-                raise InvalidInput(
+                raise Refused(
                     f"voice {shown(str(requested))} is an alias of {shown(alias)}, which does not exist; "
-                    f"available voices: {', '.join(usable)}"
+                    f"available voices: {', '.join(usable)}",
+                    ErrorCode.VOICE_UNUSABLE,
                 )
             name = alias
         assert name is not None
         if name in voices:
             voice = voices[name]
             if voice.error:
-                raise InvalidInput(voice.error)
+                raise Refused(voice.error, ErrorCode.VOICE_UNUSABLE)
             return name, voice
         return name, name
 
@@ -201,8 +225,9 @@ class TtsModel(ManagedModel[TtsEngine]):
         if requested and requested.lower() != "auto":
             language = normalize_code(requested)
             if language not in supported:
-                raise InvalidInput(
-                    f"language {shown(requested)} is not supported by this model; supported: {listed}"
+                raise Refused(
+                    f"language {shown(requested)} is not supported by this model; supported: {listed}",
+                    ErrorCode.UNSUPPORTED_LANGUAGE,
                 )
         elif len(supported) == 1:
             language = supported[0]
@@ -212,14 +237,16 @@ class TtsModel(ManagedModel[TtsEngine]):
             auto = self.settings.auto_lang
             language = detect_language(text, supported, fallback) if auto else fallback
             if language not in supported:
-                raise InvalidInput(
+                raise Refused(
                     f"the text looks like language {language!r}, which this model does not support "
-                    f'(supported: {listed}); pass "language" explicitly'
+                    f'(supported: {listed}); pass "language" explicitly',
+                    ErrorCode.UNSUPPORTED_LANGUAGE,
                 )
         package = missing_package(language)
         if package:
-            raise InvalidInput(
-                f"language {language!r} needs the Python package {package!r}, which this server lacks"
+            raise Refused(
+                f"language {language!r} needs the Python package {package!r}, which this server lacks",
+                ErrorCode.UNSUPPORTED_LANGUAGE,
             )
         return language
 
@@ -228,10 +255,12 @@ class TtsModel(ManagedModel[TtsEngine]):
         """Validate everything a request can get wrong before any audio is produced (InvalidInput)."""
         limit = self.settings.max_input_chars
         if len(request.text) > limit:
-            raise InvalidInput(f"text is {len(request.text)} characters long; the limit is {limit}")
+            raise Refused(
+                f"text is {len(request.text)} characters long; the limit is {limit}", ErrorCode.TEXT_TOO_LONG
+            )
         text = normalize_text(request.text)
         if not is_speakable(text):
-            raise InvalidInput(UNSPEAKABLE)
+            raise Refused(UNSPEAKABLE, ErrorCode.UNSPEAKABLE_TEXT)
         info = await self._engine_info()
         language = self._resolve_language(request.language, text, info.languages)
         voices = await self.voices()
@@ -240,7 +269,9 @@ class TtsModel(ManagedModel[TtsEngine]):
         # From the info, not the engine: an idle unload may have freed the engine since it was loaded.
         limit_chars = info.char_limits.get(language, DEFAULT_CHAR_LIMIT)
         chunks = split_sentences(text, target=self.settings.chunk_chars, limit=limit_chars)
-        return Plan(text, chunks, language, voice_name, voice, request.speed, info.sample_rate)
+        return Plan(
+            text, chunks, language, voice_name, voice, request.speed, info.sample_rate, info.incremental
+        )
 
     async def audio(self, plan: Plan, streaming: bool) -> AsyncIterator[np.ndarray]:
         """Audio pieces as the engine produces them (Busy when the queue is full)."""

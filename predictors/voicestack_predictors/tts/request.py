@@ -16,7 +16,6 @@ from kserve.protocol.infer_type import InferRequest, to_http_parameters
 
 MIN_SPEED = 0.25
 MAX_SPEED = 4.0
-KNOWN_KEYS = {"text", "input", "voice", "language", "speed", "model", "response_format", "stream"}
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from voicestack.contracts.models import TTS_MODEL_NAME
 from voicestack.models import CATALOGUE, resolve_model
 from voicestack_predictors.common.options import env_bool, env_float, env_int, env_str
 
 DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
-DEFAULT_MODEL_NAME = "xtts"
+DEFAULT_MODEL_NAME = TTS_MODEL_NAME
 # auto: a Piper voice (.onnx + .onnx.json) → piper; a coqui-tts model → xtts or coqui by its config.json.
 ENGINES = ("auto", "piper", "xtts", "coqui")
 

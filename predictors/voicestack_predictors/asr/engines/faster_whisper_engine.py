@@ -31,8 +31,8 @@ from voicestack_predictors.asr.engines.base import (
     vad_settings,
 )
 from voicestack_predictors.asr.engines.cues import split_window
-from voicestack_predictors.asr.engines.devices import ctranslate2_cuda, resolve_device
 from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.devices import ctranslate2_cuda, resolve_device
 
 log = logging.getLogger(__name__)
 

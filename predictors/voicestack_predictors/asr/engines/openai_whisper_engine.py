@@ -26,8 +26,8 @@ from voicestack_predictors.asr.engines.base import (
     DecodeOptions,
     vad_settings,
 )
-from voicestack_predictors.asr.engines.devices import resolve_device, torch_cuda
 from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.devices import resolve_device, torch_cuda
 
 log = logging.getLogger(__name__)
 

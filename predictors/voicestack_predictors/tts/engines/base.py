@@ -29,6 +29,9 @@ class TtsEngine(ABC):
     languages: list[str]
     builtin_voices: list[str]
     device: str = "cpu"
+    # Whether ``streaming`` makes a difference: the first chunk is generated incrementally (early audio, at
+    # a higher total cost). Engines that always generate a chunk whole ignore ``streaming``.
+    incremental: bool = False
 
     def char_limit(self, language: str) -> int:
         """Longest text chunk the model takes at once in ``language``."""

@@ -1,4 +1,4 @@
-"""The API-server emulator does what kmock alone does not and Kopf relies on (over real HTTP)."""
+"""The stand-in API server does what kmock alone does not and Kopf relies on (over real HTTP)."""
 
 from __future__ import annotations
 
