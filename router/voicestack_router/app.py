@@ -22,7 +22,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicestack import __version__
 from voicestack.contracts.errors import ROUTER_ERRORS
-from voicestack_router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
+from voicestack_router import (
+    bazarr_routes,
+    consent_routes,
+    models_routes,
+    speech_routes,
+    transcription_routes,
+    voices_routes,
+)
 from voicestack_router.auth import check_api_key, sees_details
 from voicestack_router.backends import (
     BackendBusy,
@@ -33,6 +40,7 @@ from voicestack_router.backends import (
     Deadline,
 )
 from voicestack_router.body_limits import BodyRateMiddleware, JsonBodyLimitMiddleware
+from voicestack_router.consent_store import build_consent_store
 from voicestack_router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from voicestack_router.openapi import install_openapi
 from voicestack_router.realtime import routes as realtime_routes
@@ -248,6 +256,7 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
         namespace=settings.namespace,
         stack=settings.stack_name,
     )
+    app.state.consent_store = build_consent_store(app.state.voice_store, settings.voices_dir)
     install_error_handlers(app)
     _install_backend_errors(app)
     # Innermost, so its JSON answers get the CORS headers and the request id ...
@@ -272,7 +281,14 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
     # ... and outermost too, for what the middlewares themselves raise or leave unanswered.
     app.add_middleware(ErrorGuardMiddleware, retry_after=settings.retry_after_seconds)
 
-    for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):
+    for module in (
+        transcription_routes,
+        speech_routes,
+        voices_routes,
+        consent_routes,
+        models_routes,
+        bazarr_routes,
+    ):
         app.include_router(module.router)
     app.include_router(realtime_routes.router)
 

@@ -103,6 +103,8 @@ class RouterSettings(BaseSettings):
     # An uploaded voice sample's length, as the TTS predictor checks it (--min/max_sample_seconds).
     voice_min_sample_seconds: float = Field(3.0, gt=0, description="Shortest voice sample, seconds.")
     voice_max_sample_seconds: float = Field(30.0, gt=0, description="Longest voice sample, seconds.")
+    # A new voice needs the id of a consent record (OpenAI's rule); false: consent is optional (as before).
+    require_voice_consent: bool = True
     tts_parallel_sentences: int = Field(0, ge=0, description="Sentences synthesised at once; 0: replicas.")
     # /docs, /redoc, /openapi.json: "key" serves them behind the API key when keys are set (open when none),
     # "open" always without a key, "off" not at all.

@@ -96,6 +96,11 @@ def bazarr_output(result: Mapping[str, Any], output: str) -> tuple[str, str]:
     raise ValueError(f"unknown output {output!r}; use one of {', '.join(BAZARR_OUTPUTS)}")
 
 
+def duration_usage(result: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI's usage for models billed by audio duration (``whisper-1``)."""
+    return {"type": "duration", "seconds": round(float(result.get("duration") or 0.0), 3)}
+
+
 def openai_segment(segment: Segment) -> dict[str, Any]:
     """A segment with exactly the fields of OpenAI's ``TranscriptionSegment``."""
     return {
@@ -135,7 +140,8 @@ def verbose_json(
             for segment in raw_segments
             for word in segment.get("words") or []
         ]
-    body["usage"] = {"type": "duration", "seconds": round(float(result.get("duration") or 0.0), 3)}
+    if task == "transcribe":  # OpenAI's TranslationVerbose carries no usage
+        body["usage"] = duration_usage(result)
     return body
 
 
@@ -146,7 +152,9 @@ def openai_output(
     segments = list(result.get("segments") or [])
     text = str(result.get("text", "")).strip()
     if response_format == "json":
-        return {"text": text}, "application/json"
+        # OpenAI's Translation is the text alone; a Transcription also carries the usage.
+        body = {"text": text, "usage": duration_usage(result)} if task == "transcribe" else {"text": text}
+        return body, "application/json"
     if response_format == "text":
         return text + "\n", "text/plain; charset=utf-8"
     if response_format == "srt":

@@ -19,6 +19,13 @@ from voicestack_router.multipart_stream import MultipartForm, read_multipart
 from voicestack_router.openapi import multipart_form
 from voicestack_router.subtitles import OPENAI_TEXT_FORMATS, openai_output
 from voicestack_router.timeouts import openai_timeout
+from voicestack_router.transcription_fields import (
+    TranscriptionFields,
+    refuse_diarisation,
+    transcription_fields,
+)
+
+AUDIO_TOKENS_PER_SECOND = 50  # Whisper's encoder: 1500 positions per 30 s window
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI audio"], dependencies=[Depends(check_api_key)])
 
@@ -36,6 +43,15 @@ _FORM_DOC = multipart_form(
             "items": {"type": "string", "enum": ["word", "segment"]},
         },
         "stream": {"type": "boolean"},
+        "include[]": {"type": "array", "items": {"type": "string", "enum": ["logprobs"]}},
+        "languages[]": {"type": "array", "items": {"type": "string"}},
+        "keywords[]": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+        "chunking_strategy": {
+            "description": '"auto", or {"type": "server_vad", "threshold", '
+            '"silence_duration_ms", "prefix_padding_ms"} (as chunking_strategy[key] fields '
+            "or a JSON string)",
+            "type": "string",
+        },
     },
 )
 
@@ -87,17 +103,54 @@ def _sse(event: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode()
 
 
-async def _sse_stream(events: AsyncIterator[dict[str, Any]], form: MultipartForm) -> AsyncIterator[bytes]:
+def token_usage(result: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's token usage (``transcript.text.done`` types it so): the audio as Whisper's encoder sees it,
+    50 positions per second (1500 per 30 s window), and the tokens the decoder produced."""
+    audio_tokens = round(float(result.get("duration") or 0.0) * AUDIO_TOKENS_PER_SECOND)
+    output_tokens = sum(len(segment.get("tokens") or []) for segment in result.get("segments") or [])
+    return {
+        "type": "tokens",
+        "input_tokens": audio_tokens,
+        "input_token_details": {"audio_tokens": audio_tokens, "text_tokens": 0},
+        "output_tokens": output_tokens,
+        "total_tokens": audio_tokens + output_tokens,
+    }
+
+
+def _extras(result: dict[str, Any], fields: TranscriptionFields) -> dict[str, Any]:
+    """What ``include[]`` and ``languages[]`` add to a JSON answer or to ``transcript.text.done``."""
+    extras: dict[str, Any] = {}
+    if fields.logprobs:
+        extras["logprobs"] = list(result.get("logprobs") or [])
+    if fields.languages:
+        extras["languages"] = [{"code": result["language"]}] if result.get("language") else []
+    return extras
+
+
+async def _sse_stream(
+    events: AsyncIterator[dict[str, Any]], form: MultipartForm, fields: TranscriptionFields
+) -> AsyncIterator[bytes]:
     try:
         async for event in events:
             kind = event.get("type")
             if kind == "segment":
-                text = str(event.get("segment", {}).get("text", ""))
+                segment = event.get("segment", {})
+                text = str(segment.get("text", ""))
                 if text:
-                    yield _sse({"type": "transcript.text.delta", "delta": text})
+                    delta: dict[str, Any] = {"type": "transcript.text.delta", "delta": text}
+                    if fields.logprobs:
+                        delta["logprobs"] = list(segment.get("logprobs") or [])
+                    yield _sse(delta)
             elif kind == "done":
                 result = event.get("result") or {}
-                yield _sse({"type": "transcript.text.done", "text": str(result.get("text", "")).strip()})
+                yield _sse(
+                    {
+                        "type": "transcript.text.done",
+                        "text": str(result.get("text", "")).strip(),
+                        **_extras(result, fields),
+                        "usage": token_usage(result),
+                    }
+                )
             elif kind == "error":
                 message = str(event.get("error", "transcription failed"))
                 yield _sse(
@@ -128,6 +181,8 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
             )
         resolve_model(settings, model, kind="asr")
         response_format = force_format or (form.get("response_format") or "json").strip()
+        if task == "transcribe":
+            refuse_diarisation(form, response_format)
         if response_format not in OPENAI_TEXT_FORMATS:
             raise ApiError(
                 400,
@@ -137,6 +192,8 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
                 code="invalid_value",
             )
         granularities = _granularities(form, response_format)
+        streaming = form.flag("stream")
+        fields = transcription_fields(form, task=task, response_format=response_format, streaming=streaming)
         language = None
         raw_language = form.get("language")
         if task == "transcribe" and raw_language and raw_language.strip():
@@ -155,10 +212,11 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
             temperature=_temperature(form),
             word_timestamps=True if "word" in granularities else None,
             max_audio_seconds=settings.max_audio_seconds,
+            **fields.options,
         )
         pool = request.app.state.asr
         timeout = openai_timeout(settings)
-        if form.flag("stream"):
+        if streaming:
             events = asr_client.transcribe_stream(
                 pool, settings.asr_model_name, upload, options, raw_pcm=False, http_timeout=timeout
             )
@@ -171,7 +229,7 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
                     yield event
 
             return StreamingResponse(
-                _sse_stream(replay(), form),
+                _sse_stream(replay(), form, fields),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -183,6 +241,8 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
             form.close()
     body, media_type = openai_output(result, response_format, task=task, granularities=granularities)
     if isinstance(body, dict):
+        if response_format == "json":
+            body.update(_extras(result, fields))
         return JSONResponse(body)
     return PlainTextResponse(body, media_type=media_type)
 

@@ -35,6 +35,8 @@ from voicestack.contracts.voices import (
 )
 from voicestack.text import shown
 
+# On a voice ConfigMap: the consent record (consent_store.py) the voice was created against.
+VOICE_CONSENT_LABEL = "voicestack.io/voice-consent"
 VOICE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -85,8 +87,11 @@ class StoredVoice:
 
 
 class VoiceStore(Protocol):
-    async def add(self, name: str, filename: str, data: bytes) -> None:
-        """Store a voice sample (replacing a voice of the same name)."""
+    async def add(self, name: str, filename: str, data: bytes, consent: str | None = None) -> None:
+        """Store a voice sample (replacing a voice of the same name), linked to its consent record."""
+
+    async def voices_using(self, consent: str) -> list[str]:
+        """The voices created against the consent record ``consent``."""
 
     async def delete(self, name: str) -> bool:
         """Remove a voice; False if the store did not have it."""
@@ -111,9 +116,18 @@ class DirectoryVoiceStore:
             if (self.directory / f"{name}{ext}").exists()
         ]
 
-    async def add(self, name: str, filename: str, data: bytes) -> None:
+    def _consent_link(self, name: str) -> Path:
+        """``.<voice>.consent``: the consent id (hidden, so the predictor never reads it)."""
+        return self.directory / f".{name}.consent"
+
+    async def add(self, name: str, filename: str, data: bytes, consent: str | None = None) -> None:
         name = validate_voice_name(name)
         self.directory.mkdir(parents=True, exist_ok=True)
+        link = self._consent_link(name)
+        if consent:
+            link.write_text(consent, encoding="utf-8")
+        else:
+            link.unlink(missing_ok=True)
         target = self.directory / f"{name}{sample_extension(filename)}"
         for old in self._existing(name):
             if old != target:
@@ -129,7 +143,18 @@ class DirectoryVoiceStore:
         for path in found:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+        self._consent_link(name).unlink(missing_ok=True)
         return bool(found)
+
+    async def voices_using(self, consent: str) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            path.name[1 : -len(".consent")]
+            for path in self.directory.glob(".*.consent")
+            if path.read_text(encoding="utf-8").strip() == consent
+            and self._existing(path.name[1 : -len(".consent")])
+        )
 
     async def list(self) -> list[StoredVoice]:
         if not self.directory.is_dir():
@@ -157,7 +182,9 @@ def api_error_message(exc: Exception) -> str:
     return f"{head}: {message}" if message else head
 
 
-def voice_configmap(stack: str, namespace: str, voice: str, filename: str, data: bytes) -> dict[str, Any]:
+def voice_configmap(
+    stack: str, namespace: str, voice: str, filename: str, data: bytes, consent: str | None = None
+) -> dict[str, Any]:
     """The ConfigMap manifest holding one voice sample (``binaryData`` base64-encoded)."""
     import base64
 
@@ -173,7 +200,7 @@ def voice_configmap(stack: str, namespace: str, voice: str, filename: str, data:
         "metadata": {
             "name": voice_configmap_name(stack, voice),
             "namespace": namespace,
-            "labels": voice_labels(stack, voice),
+            "labels": {**voice_labels(stack, voice), **({VOICE_CONSENT_LABEL: consent} if consent else {})},
             "annotations": {"voicestack.io/source": "router"},
         },
         "binaryData": {key: base64.b64encode(data).decode("ascii")},
@@ -229,10 +256,10 @@ class ConfigMapVoiceStore:
                 503, f"Kubernetes API unreachable ({action}): {type(exc).__name__}: {exc}"
             ) from exc
 
-    async def add(self, name: str, filename: str, data: bytes) -> None:
+    async def add(self, name: str, filename: str, data: bytes, consent: str | None = None) -> None:
         from kubernetes_asyncio.client.exceptions import ApiException
 
-        manifest = voice_configmap(self.stack, self.namespace, name, filename, data)
+        manifest = voice_configmap(self.stack, self.namespace, name, filename, data, consent)
         cm_name = manifest["metadata"]["name"]
         api = await self._core()
         async with self._calling(f"create the voice ConfigMap {self.namespace}/{cm_name}"):
@@ -279,6 +306,14 @@ class ConfigMapVoiceStore:
             if voice:
                 voices.append(StoredVoice(voice, keys[0] if keys else ""))
         return sorted(voices)
+
+    async def voices_using(self, consent: str) -> list[str]:
+        api = await self._core()
+        async with self._calling(f"list the voice ConfigMaps in {self.namespace}"):
+            found = await api.list_namespaced_config_map(
+                self.namespace, label_selector=f"{voice_selector(self.stack)},{VOICE_CONSENT_LABEL}={consent}"
+            )
+        return sorted((item.metadata.labels or {}).get(VOICE_LABEL, "") for item in found.items)
 
     async def aclose(self) -> None:
         if self._api_client is not None:

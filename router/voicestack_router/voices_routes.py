@@ -15,6 +15,7 @@ from voicestack.contracts.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 from voicestack.media import UnacceptedFormat, open_input
 from voicestack.text import shown
 from voicestack_router.auth import check_api_key
+from voicestack_router.consent_store import ConsentRecord, ConsentStore
 from voicestack_router.errors import ApiError
 from voicestack_router.models_registry import Backend, backends, resolve_backend
 from voicestack_router.multipart_stream import read_multipart
@@ -167,7 +168,11 @@ async def _refuse_without_cloning(request: Request) -> None:
         {
             "name": {"type": "string"},
             "audio_sample": {"type": "string", "format": "binary"},
-            "consent": {"type": "string", "description": "Accepted and ignored."},
+            "consent": {
+                "type": "string",
+                "description": "The id of a consent record (POST /v1/audio/voice_consents); "
+                "required unless require_voice_consent is false.",
+            },
             "replace": {
                 "type": "boolean",
                 "default": False,
@@ -184,6 +189,14 @@ async def create_voice(request: Request) -> dict[str, Any]:
     await _refuse_without_cloning(request)
     form = await read_multipart(request, max_file_bytes=MAX_SAMPLE_BYTES)
     try:
+        if form.get("type") == "prompt" or form.get("prompt"):
+            raise ApiError(
+                400,
+                "Voices from a text prompt (type=prompt) are not supported by this server: create a voice "
+                "from an audio_sample.",
+                param="type",
+                code="unsupported_feature",
+            )
         name = form.get("name")
         if not name:
             raise ApiError(400, "Missing the 'name' field.", param="name", code="missing_required_parameter")
@@ -197,6 +210,7 @@ async def create_voice(request: Request) -> dict[str, Any]:
             )
         data = sample.read_bytes()
         replace = form.flag("replace")
+        consent_id = form.get("consent")
     finally:
         form.close()
     try:
@@ -204,12 +218,44 @@ async def create_voice(request: Request) -> dict[str, Any]:
         _refuse_reserved(name, replace)
         settings = request.app.state.settings
         await asyncio.to_thread(
-            _check_audio, data, settings.voice_min_sample_seconds, settings.voice_max_sample_seconds
+            check_audio, data, settings.voice_min_sample_seconds, settings.voice_max_sample_seconds
         )
-        await store.add(name, sample.filename, data)
+        consent = await consent_for_voice(request, consent_id)  # the last check: the input is good
+        await store.add(name, sample.filename, data, consent.id if consent else None)
     except VoiceStoreError as exc:
         raise ApiError(exc.status, exc.message, param="name" if exc.status == 400 else None) from exc
     return _voice_object(name, int(time.time()))
+
+
+async def consent_for_voice(request: Request, consent_id: str | None) -> ConsentRecord | None:
+    """The consent record a new voice is created against: required (``require_voice_consent``, the
+    default) and then it must exist; otherwise used when it exists."""
+    required = request.app.state.settings.require_voice_consent
+    store: ConsentStore | None = request.app.state.consent_store
+    consent_id = (consent_id or "").strip()
+    if not consent_id or store is None:
+        if required:
+            raise ApiError(
+                400,
+                "Missing the 'consent' field: create a consent record first (POST /v1/audio/voice_consents).",
+                param="consent",
+                code="missing_required_parameter",
+            )
+        return None
+    try:
+        record = await store.get(consent_id)
+    except VoiceStoreError as exc:
+        if exc.status != 404:
+            raise ApiError(exc.status, exc.message) from exc
+        record = None
+    if record is None and required:
+        raise ApiError(
+            400,
+            f"Voice consent {shown(consent_id)} not found: create it with POST /v1/audio/voice_consents.",
+            param="consent",
+            code="consent_not_found",
+        )
+    return record
 
 
 def _refuse_reserved(name: str, replace: bool) -> None:
@@ -231,7 +277,7 @@ def _refuse_reserved(name: str, replace: bool) -> None:
     )
 
 
-def _check_audio(data: bytes, min_seconds: float, max_seconds: float) -> None:
+def check_audio(data: bytes, min_seconds: float, max_seconds: float, param: str = "audio_sample") -> None:
     """An accepted container with an audio track of ``min_seconds``-``max_seconds`` (the predictor's limits:
     it would list a shorter or longer sample as unusable), opened without letting FFmpeg open anything else.
     """
@@ -239,16 +285,14 @@ def _check_audio(data: bytes, min_seconds: float, max_seconds: float) -> None:
     try:
         with open_input(io.BytesIO(data)) as container:
             if not container.streams.audio:
-                raise ApiError(
-                    400, "The sample has no audio track.", param="audio_sample", code="invalid_audio"
-                )
+                raise ApiError(400, "The sample has no audio track.", param=param, code="invalid_audio")
             for frame in container.decode(container.streams.audio[0]):
                 seconds += frame.samples / (frame.sample_rate or 1)
                 if seconds > max_seconds:
                     break
     except (av.FFmpegError, UnacceptedFormat) as exc:
         raise ApiError(
-            400, f"The sample is not a readable audio file: {exc}", param="audio_sample", code="invalid_audio"
+            400, f"The sample is not a readable audio file: {exc}", param=param, code="invalid_audio"
         ) from exc
     if not min_seconds <= seconds <= max_seconds:
         length = f"over {max_seconds:g}" if seconds > max_seconds else f"{seconds:.1f}"
@@ -256,7 +300,7 @@ def _check_audio(data: bytes, min_seconds: float, max_seconds: float) -> None:
             400,
             f"The sample is {length} s long; a voice sample must be {min_seconds:g}-{max_seconds:g} s "
             f"(at least {min_seconds:g} s of speech).",
-            param="audio_sample",
+            param=param,
             code="invalid_audio_duration",
         )
 

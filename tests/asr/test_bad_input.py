@@ -48,6 +48,14 @@ def test_empty_bodies(fw_server: AsrClient) -> None:
         ({"detect_lang_length": 601}, "detect_lang_length must be between 0 and 600"),
         ({"detect_lang_offset": -1}, "detect_lang_offset must be at least 0"),
         ({"temprature": 0}, "unknown option(s) temprature"),
+        ({"keywords": "ComfyUI"}, "keywords must be a list of strings"),
+        ({"keywords": ["x" * 201]}, "a keyword is too long"),
+        ({"language_candidates": ["en", "klingon"]}, "is not one Whisper knows"),
+        ({"language_candidates": ["auto"]}, "'auto' is not one"),
+        ({"logprobs": "maybe"}, "logprobs must be true or false"),
+        ({"vad_parameters": {"threshold": 2}}, "vad_parameters.threshold must be between 0 and 1"),
+        ({"vad_parameters": {"pad": 1}}, "unknown vad_parameters pad"),
+        ({"vad_parameters": {"threshold": 0.5}, "vad_filter": False}, "vad_parameters need the VAD"),
     ],
 )
 def test_option_ranges_are_checked_first(fw_server: AsrClient, options: dict, message: str) -> None:

@@ -45,3 +45,17 @@ def test_vad_and_stream(ow_server: AsrClient, jfk_flac: Path) -> None:
     assert events[-1]["type"] == "done"
     assert_transcription(events[-1]["result"], "transcribe", 11.0)
     assert [e["segment"] for e in events[:-1]] == events[-1]["result"]["segments"]
+
+
+def test_logprobs_are_refused_with_keywords_and_vad_settings_used(
+    ow_server: AsrClient, jfk_flac: Path
+) -> None:
+    """openai-whisper keeps no token probabilities: a 400 naming the engine, before any work. Keywords
+    (joined to the prompt) and Silero VAD settings work as on faster-whisper."""
+    refused = ow_server.raw(jfk_flac, logprobs=True, language="en")
+    assert refused.status_code == 400
+    assert "the whisper engine cannot give token log probabilities" in refused.json()["error"]
+    options = {"keywords": ["Kennedy"], "vad_parameters": {"threshold": 0.6, "speech_pad_ms": 100}}
+    answered = ow_server.raw(jfk_flac, language="en", temperature=0, **options)
+    assert answered.status_code == 200, answered.text
+    assert_transcription(answered.json(), "transcribe", 11.0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -118,6 +120,22 @@ def asr_client(asr_router: Running) -> openai.OpenAI:
 @pytest.fixture(scope="session")
 def client(router: Running) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{router.url}/v1", api_key=API_KEY, max_retries=0, timeout=120)
+
+
+@functools.cache
+def consent_for(router_url: str) -> str:
+    """The id of a consent record on this router (the JFK clip as its recording), created once: new voices
+    are created against one."""
+    with asset("audio/en/jfk.wav").open("rb") as recording:
+        response = httpx.post(
+            f"{router_url}/v1/audio/voice_consents",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            data={"name": "test speaker", "language": "en-US"},
+            files={"recording": ("consent.wav", recording, "audio/wav")},
+            timeout=60,
+        )
+    assert response.status_code == 200, response.text
+    return str(response.json()["id"])
 
 
 def pcm16k(path: Path) -> np.ndarray:

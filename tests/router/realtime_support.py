@@ -98,11 +98,13 @@ class Session:
             if event["type"] == kind:
                 return event
 
-    def configure(self, **audio_input: Any) -> dict[str, Any]:
+    def configure(self, include: list[str] | None = None, **audio_input: Any) -> dict[str, Any]:
         session: dict[str, Any] = {
             "type": "transcription",
             "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}, **audio_input}},
         }
+        if include is not None:
+            session["include"] = include
         self.send({"type": "session.update", "session": session})
         return self.until("session.updated")
 

@@ -15,7 +15,7 @@ import httpx
 import openai
 import pytest
 
-from tests.router.conftest import Running, start_router
+from tests.router.conftest import Running, consent_for, start_router
 from tests.support.assets import asset
 from tests.support.servers import ServerProcess, free_port
 from tests.support.xtts_random import build_random_xtts
@@ -43,7 +43,8 @@ def test_upload_then_speak_with_the_cloned_voice(xtts_router: tuple[Running, Pat
     router, voices, _ = xtts_router
     client = openai.OpenAI(base_url=f"{router.url}/v1", api_key="x", max_retries=0, timeout=300)
     sample = asset("voice_ref/ljspeech_LJ001-0001.wav")
-    created = client.audio.voices.create(name="lj", audio_sample=sample.open("rb"), consent="cons_test")
+    consent = consent_for(router.url)
+    created = client.audio.voices.create(name="lj", audio_sample=sample.open("rb"), consent=consent)
     assert created.name == "lj" and (voices / "lj.wav").is_file()
     deadline = time.monotonic() + 30
     while True:  # the predictor rescans its directory on change

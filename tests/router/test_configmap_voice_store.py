@@ -20,7 +20,7 @@ import pytest
 from tests.operator.cluster import CONFIGMAPS, Cluster, emulated_cluster
 from tests.operator.fake_apiserver import Recorded
 from tests.operator.rbac import allowed
-from tests.router.conftest import API_KEY, Running, start_router
+from tests.router.conftest import API_KEY, Running, consent_for, start_router
 from tests.support.assets import asset
 from voicestack_operator.manifests.router import role
 
@@ -67,7 +67,7 @@ def _upload(router: Running, name: str, path: Path, content_type: str = "audio/w
         return httpx.post(
             f"{router.url}/v1/audio/voices",
             headers=AUTH,
-            data={"name": name, "consent": "yes"},
+            data={"name": name, "consent": consent_for(router.url)},
             files={"audio_sample": (path.name, handle, content_type)},
             timeout=30,
         )
@@ -115,7 +115,19 @@ def test_voice_lifecycle_through_the_router(cluster: Cluster, cm_router: Running
 
     stored = _configmap(cluster, "narrator")
     assert stored is not None, "no voice ConfigMap was created"
-    assert stored["metadata"]["labels"] == {**CONTRACT_LABELS, "voicestack.io/voice": "narrator"}
+    consent = consent_for(cm_router.url)
+    assert stored["metadata"]["labels"] == {
+        **CONTRACT_LABELS, "voicestack.io/voice": "narrator", "voicestack.io/voice-consent": consent,
+    }  # fmt: skip
+    consent_map = cluster.get("ConfigMap", f"{STACK}-consent-{consent.replace('_', '-')}", NAMESPACE)
+    assert consent_map is not None, "no consent ConfigMap was created"
+    assert consent_map["metadata"]["labels"] == {**CONTRACT_LABELS, "voicestack.io/consent": consent}
+    assert list(consent_map["binaryData"]) == [f"{consent}.wav"]  # the recording, never mounted as a voice
+    consent_url = f"{cm_router.url}/v1/audio/voice_consents/{consent}"
+    renamed = httpx.post(consent_url, json={"name": "JFK"}, headers=AUTH, timeout=30)
+    assert renamed.status_code == 200 and renamed.json()["name"] == "JFK", renamed.text
+    in_use = httpx.delete(consent_url, headers=AUTH, timeout=30)
+    assert in_use.status_code == 409 and in_use.json()["error"]["code"] == "consent_in_use", in_use.text
     assert stored["binaryData"] == {"narrator.wav": base64.b64encode(wav.read_bytes()).decode()}
     assert "data" not in stored
 
@@ -141,6 +153,10 @@ def test_voice_lifecycle_through_the_router(cluster: Cluster, cm_router: Running
     assert "narrator" not in _listed(cm_router)
     again = httpx.delete(f"{cm_router.url}/v1/audio/voices/narrator", headers=AUTH, timeout=30)
     assert again.status_code == 404 and again.json()["error"]["code"] == "voice_not_found"
+    released = httpx.delete(consent_url, headers=AUTH, timeout=30)  # no voice uses it any more
+    assert released.status_code == 200, released.text
+    assert httpx.get(consent_url, headers=AUTH, timeout=30).status_code == 404
+    consent_for.cache_clear()  # that consent is gone
 
     # Another stack's voice is not ours to delete.
     foreign = httpx.delete(f"{cm_router.url}/v1/audio/voices/bob", headers=AUTH, timeout=30)
@@ -163,6 +179,7 @@ def _refuse(cluster: Cluster, message: str) -> None:
 
 def test_api_refusals_are_clear_errors(cluster: Cluster, cm_router: Running) -> None:
     wav = asset("audio/en/jfk.wav")
+    consent_for(cm_router.url)  # before the policy refuses every write
 
     _refuse(cluster, "voices are frozen by policy")
     refused = _upload(cm_router, "fresh", wav)

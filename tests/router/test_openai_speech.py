@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from tests.router.conftest import API_KEY, Running
+from tests.router.conftest import API_KEY, Running, consent_for
 from tests.support.assets import asset
 from tests.support.hostile import sdp, udp_sockets
 
@@ -183,10 +183,10 @@ def test_models_list_both_kinds(client: openai.OpenAI) -> None:
     assert {"whisper-1", "tts-1", "tts-1-hd", "gpt-4o-mini-tts"} <= ids
 
 
-def test_voice_upload_and_delete(client: openai.OpenAI, voices_dir: Path) -> None:
+def test_voice_upload_and_delete(client: openai.OpenAI, router: Running, voices_dir: Path) -> None:
     sample = asset("voice_ref/ljspeech_LJ001-0001.wav")
     created = client.audio.voices.create(
-        name="narrator", audio_sample=sample.open("rb"), consent="cons_local"
+        name="narrator", audio_sample=sample.open("rb"), consent=consent_for(router.url)
     )
     assert created.id == "narrator" and created.object == "audio.voice"
     assert (voices_dir / "narrator.wav").exists()
@@ -204,7 +204,7 @@ def test_two_stored_voices_list_sorted_by_name(client: openai.OpenAI, router: Ru
     """Listing sorted the store's voices, which had no order: two stored voices made it a 500."""
     sample = asset("voice_ref/ljspeech_LJ001-0001.wav")
     for name in ("zoe", "anna"):
-        client.audio.voices.create(name=name, audio_sample=sample.open("rb"), consent="cons_local")
+        client.audio.voices.create(name=name, audio_sample=sample.open("rb"), consent=consent_for(router.url))
     try:
         with httpx.Client(base_url=router.url, headers={"Authorization": f"Bearer {API_KEY}"}) as http:
             for _ in range(2):  # the same keep-alive connection answers again

@@ -139,14 +139,20 @@ def test_official_sdk_at_real_time_pace(rt_router: Running) -> None:
 
 def test_manual_commits_in_g711_mu_law(rt_router: Running) -> None:
     """turn_detection null and audio/pcmu (8 kHz μ-law): nothing happens until the client commits; the
-    commit gives one item with the whole clip's words; empty commits and clears are answered."""
+    commit gives one item with the whole clip's words; empty commits and clears are answered. Asked for
+    logprobs, the deltas and the completed event carry Whisper's token log probabilities, which spell the
+    transcript."""
     linear = pcm_at(asset("audio/en/jfk.wav"), 8000).tobytes()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         mu_law = audioop.lin2ulaw(linear, 2)
     with Session(rt_router.url, API_KEY) as session:
         session.until("session.created")
-        updated = session.configure(format={"type": "audio/pcmu"}, turn_detection=None)
+        updated = session.configure(
+            include=["item.input_audio_transcription.logprobs"],
+            format={"type": "audio/pcmu"},
+            turn_detection=None,
+        )
         assert updated["session"]["audio"]["input"]["turn_detection"] is None
         assert updated["session"]["audio"]["input"]["format"] == {"type": "audio/pcmu"}
         session.send({"type": "input_audio_buffer.commit", "event_id": "c0"})
@@ -167,4 +173,9 @@ def test_manual_commits_in_g711_mu_law(rt_router: Running) -> None:
         assert wer([JFK], [completed["transcript"]]) < 0.1, completed["transcript"]
         deltas = [e for _, e in session.received if e["type"].endswith("transcription.delta")]
         assert deltas and "".join(d["delta"] for d in deltas).strip() == completed["transcript"]
+        logprobs = completed["logprobs"]
+        assert logprobs and all(entry["logprob"] <= 0.0 for entry in logprobs)
+        spelled = b"".join(bytes(entry["bytes"]) for entry in logprobs).decode("utf-8", "replace")
+        assert spelled.strip() == completed["transcript"]
+        assert [entry for delta in deltas for entry in delta["logprobs"]] == logprobs
         assert not [e for _, e in session.received if e["type"].startswith("input_audio_buffer.speech")]

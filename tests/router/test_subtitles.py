@@ -91,9 +91,11 @@ def test_bazarr_json_and_jsonl() -> None:
 
 def test_openai_formats() -> None:
     assert openai_output(RESULT, "json", task="transcribe") == (
-        {"text": RESULT["text"].strip()},
+        {"text": RESULT["text"].strip(), "usage": {"type": "duration", "seconds": 3726.0}},
         "application/json",
     )
+    translated = openai_output(RESULT, "json", task="translate")
+    assert translated == ({"text": RESULT["text"].strip()}, "application/json")
     text, media = openai_output(RESULT, "text", task="transcribe")
     assert text == "And so my fellow Americans, ask not\n" and media.startswith("text/plain")
     verbose = verbose_json(RESULT, task="translate", words=True)
@@ -101,6 +103,7 @@ def test_openai_formats() -> None:
         verbose["task"] == "translate" and verbose["language"] == "english" and verbose["duration"] == 3726.0
     )
     assert [word["word"] for word in verbose["words"]] == ["And", "so"]
+    assert "usage" not in verbose  # OpenAI's TranslationVerbose has none
     assert set(verbose["segments"][0]) == {"id", "seek", "start", "end", "text", "tokens", "temperature",
                                            "avg_logprob", "compression_ratio", "no_speech_prob"}  # fmt: skip
     plain, _ = openai_output(RESULT, "verbose_json", task="transcribe")

@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.router.conftest import API_KEY, Running, pcm16k
+from tests.router.conftest import API_KEY, Running, consent_for, pcm16k
 from tests.support.assets import asset
 from tests.support.media import pcm16_wav
 
@@ -24,7 +24,7 @@ def _upload(router: Running, name: str, sample: bytes, **fields: str) -> httpx.R
     return httpx.post(
         f"{router.url}/v1/audio/voices",
         headers=AUTH,
-        data={"name": name, "consent": "yes", **fields},
+        data={"name": name, "consent": consent_for(router.url), **fields},
         files={"audio_sample": ("sample.wav", sample, "audio/wav")},
         timeout=60,
     )

@@ -23,6 +23,14 @@ AUDIO_FORMATS = ("auto", "pcm_s16le")
 MAX_PROMPT_CHARS = 2000
 DEFAULT_DETECT_LANG_LENGTH = 90.0  # seconds: three 30 s windows vote on the language
 MAX_DETECT_LANG_LENGTH = 600.0
+MAX_KEYWORDS = 100
+MAX_KEYWORD_CHARS = 200
+# Silero VAD settings a request may set (faster-whisper's ``VadOptions`` names), with their ranges.
+VAD_PARAMETERS = {
+    "threshold": (0.0, 1.0),
+    "min_silence_duration_ms": (0.0, 60_000.0),
+    "speech_pad_ms": (0.0, 10_000.0),
+}
 # Keys KServe clients add to ``parameters`` on their own; accepted and ignored.
 PROTOCOL_KEYS = frozenset({"binary_data_output", "content_type", "headers"})
 
@@ -49,6 +57,14 @@ class AsrOptions(BaseModel):
     audio_format: Literal["auto", "pcm_s16le"] = "auto"
     # The caller's duration limit (the router sends the OpenAI or the Bazarr one); the predictor's caps it.
     max_audio_seconds: float | None = None
+    # Terms to favour (faster-whisper: ``hotwords``; openai-whisper: appended to the prompt).
+    keywords: tuple[str, ...] = ()
+    # When the language is detected, only these may win (empty: any).
+    language_candidates: tuple[str, ...] = ()
+    # Per-token log probabilities in the result (faster-whisper only).
+    logprobs: bool = False
+    # Silero VAD settings (``VAD_PARAMETERS``); setting any turns ``vad_filter`` on.
+    vad_parameters: dict[str, float] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -115,7 +131,7 @@ def _check(raw: Mapping[str, Any]) -> dict[str, Any]:
         values["temperature"] = _number("temperature", raw["temperature"], 0.0, 1.0)
     if "beam_size" in raw:
         values["beam_size"] = _integer("beam_size", raw["beam_size"], 1, 10)
-    for flag in ("word_timestamps", "vad_filter", "stream"):
+    for flag in ("word_timestamps", "vad_filter", "stream", "logprobs"):
         if flag in raw:
             values[flag] = _boolean(flag, raw[flag])
     if "detect_lang_length" in raw:
@@ -128,7 +144,57 @@ def _check(raw: Mapping[str, Any]) -> dict[str, Any]:
         values["max_audio_seconds"] = _seconds("max_audio_seconds", raw["max_audio_seconds"], math.inf)
     if "audio_format" in raw:
         values["audio_format"] = _choice("audio_format", raw["audio_format"], AUDIO_FORMATS)
+    if "keywords" in raw:
+        values["keywords"] = _keywords(raw["keywords"])
+    if "language_candidates" in raw:
+        values["language_candidates"] = _language_candidates(raw["language_candidates"])
+    if "vad_parameters" in raw:
+        values["vad_parameters"] = _vad_parameters(raw["vad_parameters"])
+        if values.get("vad_filter") is False:
+            raise AsrOptionsError("vad_parameters need the VAD: do not send them with vad_filter=false")
+        values["vad_filter"] = True
     return values
+
+
+def _strings(name: str, value: Any) -> list[str]:
+    """A list of strings (a tuple too: a built ``AsrOptions`` holds tuples), blanks dropped."""
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise AsrOptionsError(f"{name} must be a list of strings; got {value!r}")
+    return [item.strip() for item in value if item.strip()]
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    keywords = _strings("keywords", value)
+    if len(keywords) > MAX_KEYWORDS:
+        raise AsrOptionsError(f"keywords has {len(keywords)} entries; at most {MAX_KEYWORDS}")
+    for keyword in keywords:
+        if len(keyword) > MAX_KEYWORD_CHARS:
+            raise AsrOptionsError(
+                f"a keyword is too long ({len(keyword)} characters; at most {MAX_KEYWORD_CHARS})"
+            )
+    return tuple(keywords)
+
+
+def _language_candidates(value: Any) -> tuple[str, ...]:
+    codes: list[str] = []
+    for item in _strings("language_candidates", value):
+        code = _language(item)
+        if code is None:
+            raise AsrOptionsError("language_candidates lists languages; 'auto' is not one")
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
+def _vad_parameters(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise AsrOptionsError(f"vad_parameters must be a JSON object; got {value!r}")
+    unknown = sorted(set(value) - set(VAD_PARAMETERS))
+    if unknown:
+        raise AsrOptionsError(
+            f"unknown vad_parameters {', '.join(unknown)}; known: {', '.join(VAD_PARAMETERS)}"
+        )
+    return {key: _number(f"vad_parameters.{key}", item, *VAD_PARAMETERS[key]) for key, item in value.items()}
 
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:

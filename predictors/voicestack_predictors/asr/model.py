@@ -13,7 +13,7 @@ from kserve.errors import InferenceError, InvalidInput
 from kserve.protocol.infer_type import InferResponse
 
 from voicestack_predictors.asr import metrics
-from voicestack_predictors.asr.engines import AsrEngine, create_engine
+from voicestack_predictors.asr.engines import TOKEN_LOGPROB_ENGINES, AsrEngine, create_engine
 from voicestack_predictors.asr.language_vote import detection_windows
 from voicestack_predictors.asr.protocol import AudioRequest, parse_request, respond
 from voicestack_predictors.asr.settings import EngineSettings
@@ -90,6 +90,11 @@ class AsrModel(ManagedModel[AsrEngine]):
         options = request.options
         if audio.duration == 0:
             raise InvalidInput("the audio contains no samples")
+        if options.logprobs and self.settings.engine not in TOKEN_LOGPROB_ENGINES:
+            raise InvalidInput(
+                f"logprobs: the {self.settings.engine} engine cannot give token log probabilities "
+                f"(engines that can: {', '.join(TOKEN_LOGPROB_ENGINES)})"
+            )
         detects = options.task == "detect_language" or options.language is None
         if detects and options.detect_lang_offset >= audio.duration:
             raise InvalidInput(

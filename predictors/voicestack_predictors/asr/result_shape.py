@@ -32,6 +32,8 @@ def shape_segment(raw: Mapping[str, Any], index: int, duration: float) -> dict[s
     }
     if raw.get("words") is not None:
         segment["words"] = list(shape_words(raw["words"], start, end))
+    if raw.get("logprobs") is not None:
+        segment["logprobs"] = list(raw["logprobs"])
     return segment
 
 

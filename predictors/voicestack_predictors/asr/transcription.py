@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from voicestack.contracts.asr_options import AsrOptions
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines.base import (
@@ -67,18 +69,33 @@ class Transcription:
         return last["result"]
 
     def _detect(self, engine: AsrEngine) -> LanguageVote:
+        distribution = engine.language_distribution
+        candidates = self.options.language_candidates
+        if candidates:
+
+            def distribution(window: np.ndarray) -> dict[str, float]:
+                """Only the candidates, renormalised: the likeliest of them wins."""
+                probabilities = engine.language_distribution(window)
+                kept = {code: probabilities.get(code, 0.0) for code in candidates}
+                total = sum(kept.values())
+                return {code: (p / total if total > 0 else 1 / len(kept)) for code, p in kept.items()}
+
         return vote(
             self.audio.samples,
             SAMPLE_RATE,
             self.options.detect_lang_offset,
             self.options.detect_lang_length,
-            engine.language_distribution,
+            distribution,
         )
 
     def _transcribe(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
         options = self.options
+        if options.logprobs and not engine.token_logprobs:
+            raise ValueError(f"the {engine.name} engine cannot give token log probabilities")
         if options.language is not None:
             language, probability = options.language, 1.0
+        elif len(options.language_candidates) == 1:
+            language, probability = options.language_candidates[0], 1.0
         else:
             detected = self._detect(engine)
             language, probability = detected.language, detected.probability
@@ -91,6 +108,9 @@ class Transcription:
             word_timestamps=options.word_timestamps,
             vad_filter=self.settings.vad if options.vad_filter is None else options.vad_filter,
             max_new_tokens=self.settings.max_new_tokens,
+            keywords=options.keywords,
+            logprobs=options.logprobs,
+            vad_parameters=options.vad_parameters,
         )
         segments: list[dict[str, Any]] = []
         for raw in engine.segments(self.audio.samples, decode, stop):
@@ -99,4 +119,7 @@ class Transcription:
             yield {"type": "segment", "segment": segment}
             if stop.is_set():
                 break
-        return transcription_result(options.task, language, probability, self.audio.duration, segments)
+        result = transcription_result(options.task, language, probability, self.audio.duration, segments)
+        if options.logprobs:
+            result["logprobs"] = [entry for segment in segments for entry in segment.get("logprobs", [])]
+        return result

@@ -14,7 +14,6 @@ import binascii
 import contextlib
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -445,7 +444,7 @@ class RealtimeSession:
             task="transcribe",
             language=self.language,
             initial_prompt=(self.transcription.prompt or None) if self.transcription else None,
-            word_timestamps=want_logprobs,
+            logprobs=want_logprobs,  # the predictor's token log probabilities, as OpenAI's entries
             max_audio_seconds=self.settings.max_audio_seconds,
         )
         base = {"item_id": turn.item_id, "content_index": 0}
@@ -457,7 +456,7 @@ class RealtimeSession:
                 kind = event.get("type")
                 if kind == "segment":
                     segment = event.get("segment") or {}
-                    extra = {"logprobs": _logprobs(segment)} if want_logprobs else {}
+                    extra = {"logprobs": list(segment.get("logprobs") or [])} if want_logprobs else {}
                     text = str(segment.get("text", ""))
                     if text:
                         await self.send(
@@ -470,9 +469,7 @@ class RealtimeSession:
                         )
                 elif kind == "done":
                     result = event.get("result") or {}
-                    extra = {}
-                    if want_logprobs:
-                        extra = {"logprobs": [p for s in result.get("segments") or [] for p in _logprobs(s)]}
+                    extra = {"logprobs": list(result.get("logprobs") or [])} if want_logprobs else {}
                     await self.send(
                         server_event(
                             "conversation.item.input_audio_transcription.completed",
@@ -500,15 +497,3 @@ class RealtimeSession:
         await self.send(
             server_event("conversation.item.input_audio_transcription.failed", error=error, **base)
         )
-
-
-def _logprobs(segment: dict[str, Any]) -> list[dict[str, Any]]:
-    """Whisper's per-word probabilities as OpenAI's logprob entries (a token here is a word)."""
-    entries = []
-    for word in segment.get("words") or []:
-        token = str(word.get("word", ""))
-        probability = max(float(word.get("probability", 0.0)), 1e-12)
-        entries.append(
-            {"token": token, "bytes": list(token.encode()), "logprob": round(math.log(probability), 6)}
-        )
-    return entries

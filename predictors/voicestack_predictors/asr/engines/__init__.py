@@ -8,6 +8,9 @@ from voicestack.models import CATALOGUE, resolve_model
 from voicestack_predictors.asr.engines.base import AsrEngine, DecodeOptions
 from voicestack_predictors.asr.settings import EngineSettings
 
+# The engines whose ``segments`` can add token log probabilities (``AsrEngine.token_logprobs``).
+TOKEN_LOGPROB_ENGINES = ("faster-whisper",)
+
 
 def create_engine(settings: EngineSettings, parallel: int = 1) -> AsrEngine:
     """Load the configured engine (blocking); ``parallel`` is how many inferences may run at once.
@@ -32,4 +35,4 @@ def create_engine(settings: EngineSettings, parallel: int = 1) -> AsrEngine:
     raise ValueError(f"unknown engine {settings.engine!r}")
 
 
-__all__ = ["AsrEngine", "DecodeOptions", "create_engine"]
+__all__ = ["TOKEN_LOGPROB_ENGINES", "AsrEngine", "DecodeOptions", "create_engine"]

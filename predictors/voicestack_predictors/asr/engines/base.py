@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +34,23 @@ class DecodeOptions:
     word_timestamps: bool
     vad_filter: bool | None
     max_new_tokens: int | None
+    keywords: tuple[str, ...] = ()
+    logprobs: bool = False  # add ``logprobs`` ([{token, bytes, logprob}]) to every segment
+    vad_parameters: Mapping[str, float] | None = None  # Silero VAD settings (faster-whisper's VadOptions)
+
+
+def vad_settings(parameters: Mapping[str, float] | None) -> dict[str, Any]:
+    """A fresh dict of Silero VAD settings for faster-whisper's ``VadOptions`` (the ``*_ms`` ones are ints;
+    fresh because faster-whisper's batched pipeline edits the dict it gets)."""
+    return {key: (int(v) if key.endswith("_ms") else float(v)) for key, v in (parameters or {}).items()}
 
 
 class AsrEngine(ABC):
     """A loaded Whisper model. Methods are blocking and may be called from several threads."""
 
     name: str = "engine"
+    # Whether ``segments`` can add per-token log probabilities (``DecodeOptions.logprobs``).
+    token_logprobs: bool = False
 
     @property
     @abstractmethod

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,13 @@ from faster_whisper.audio import pad_or_trim
 from faster_whisper.transcribe import Segment
 from huggingface_hub.errors import LocalEntryNotFoundError
 
-from voicestack_predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
+from voicestack_predictors.asr.engines.base import (
+    DEFAULT_BEAM_SIZE,
+    SAMPLE_RATE,
+    AsrEngine,
+    DecodeOptions,
+    vad_settings,
+)
 from voicestack_predictors.asr.engines.cues import split_window
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.devices import ctranslate2_cuda, resolve_device
@@ -55,6 +65,71 @@ class WindowedEncoderModel(WhisperModel):
         parts = [np.asarray(encode(features[i : i + size])) for i in range(0, len(features), size)]
         # from_array shares the numpy memory; to_device copies it into storage CTranslate2 owns.
         return ctranslate2.StorageView.from_array(np.concatenate(parts)).to_device(ctranslate2.Device.cpu)
+
+
+class AlignRecorder:
+    """The CTranslate2 Whisper model, keeping what ``align`` scored while this thread records.
+
+    faster-whisper's word-timing pass runs the decoder once over the text it chose and gets every text
+    token's probability (``text_token_probs``), but keeps only each word's mean; recording the pass gives
+    the per-token log probabilities OpenAI's ``include[]=logprobs`` returns, at the price of word timings.
+    """
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._local = threading.local()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def align(
+        self, encoder_output: Any, start_sequence: Any, text_tokens: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        results = self._model.align(encoder_output, start_sequence, text_tokens, *args, **kwargs)
+        record: deque[tuple[int, float]] | None = getattr(self._local, "record", None)
+        if record is not None:
+            for tokens, result in zip(text_tokens, results, strict=True):
+                record.extend(zip(tokens, result.text_token_probs, strict=False))
+        return results
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[deque[tuple[int, float]]]:
+        record: deque[tuple[int, float]] = deque()
+        self._local.record = record
+        try:
+            yield record
+        finally:
+            self._local.record = None
+
+
+@cache
+def byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level BPE alphabet (Whisper's tokenizer): each printable stand-in character → its byte."""
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
+    stand_ins = {byte: chr(byte) for byte in printable}
+    extra = 0
+    for byte in range(256):
+        if byte not in stand_ins:
+            stand_ins[byte] = chr(256 + extra)
+            extra += 1
+    return {char: byte for byte, char in stand_ins.items()}
+
+
+def take_tokens(record: deque[tuple[int, float]], tokens: Sequence[int]) -> list[tuple[int, float]]:
+    """The recorded ``(token, probability)`` pairs of ``tokens``, the next place they occur in order; what
+    lies before them (a window decoded again) is dropped. Empty when they were not recorded."""
+    pairs = list(record)
+    size = len(tokens)
+    for start in range(len(pairs) - size + 1):
+        if [token for token, _ in pairs[start : start + size]] == list(tokens):
+            for _ in range(start + size):
+                record.popleft()
+            return pairs[start : start + size]
+    return []
 
 
 def check_model_source(model: str) -> str:
@@ -94,6 +169,7 @@ def hub_error(model: str, settings: EngineSettings, exc: Exception) -> str:
 
 class FasterWhisperEngine(AsrEngine):
     name = "faster-whisper"
+    token_logprobs = True
 
     def __init__(self, settings: EngineSettings, parallel: int = 1) -> None:
         device = resolve_device(settings.device, ctranslate2_cuda)
@@ -113,6 +189,9 @@ class FasterWhisperEngine(AsrEngine):
         except LocalEntryNotFoundError as exc:  # not cached, and not downloadable (offline, or forbidden)
             raise RuntimeError(hub_error(source, settings, exc)) from exc
         self.model.encoder_batch = ENCODER_BATCH[device]
+        self.recorder = AlignRecorder(self.model.model)
+        self.model.model = self.recorder
+        self.end_of_text = int(self.model.hf_tokenizer.token_to_id("<|endoftext|>"))
         self.batched = BatchedInferencePipeline(self.model)
         self.batch_size = settings.batch_size or AUTO_BATCH_SIZE[device]
         self.batched_beam_size = AUTO_BATCHED_BEAM_SIZE[device]
@@ -134,7 +213,10 @@ class FasterWhisperEngine(AsrEngine):
     def segments(
         self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
     ) -> Iterator[dict[str, Any]]:
-        batched = self.batch_size > 1 and len(audio) / SAMPLE_RATE > BATCH_WINDOW_SECONDS
+        # Token log probabilities come from the sequential loop's word-timing pass, one window at a time.
+        batched = (
+            self.batch_size > 1 and len(audio) / SAMPLE_RATE > BATCH_WINDOW_SECONDS and not options.logprobs
+        )
         vad_filter = batched if options.vad_filter is None else options.vad_filter
         kwargs: dict[str, Any] = {
             "language": options.language,
@@ -145,7 +227,12 @@ class FasterWhisperEngine(AsrEngine):
             "word_timestamps": options.word_timestamps,
             "vad_filter": vad_filter,
             "max_new_tokens": options.max_new_tokens,
+            "hotwords": ", ".join(options.keywords) or None,
+            "vad_parameters": vad_settings(options.vad_parameters) or None,
         }
+        if options.logprobs:
+            yield from self._with_logprobs(audio, kwargs, options.word_timestamps, stop)
+            return
         if not batched:
             segments, _ = self.model.transcribe(audio, **kwargs)
             for segment in segments:
@@ -169,6 +256,34 @@ class FasterWhisperEngine(AsrEngine):
                 yield from split_window(segment_fields(segment), self._tokens, options.word_timestamps)
             if stop.is_set():
                 return
+
+    def _with_logprobs(
+        self, audio: np.ndarray, kwargs: dict[str, Any], word_timestamps: bool, stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        with self.recorder.recording() as record:
+            segments, _ = self.model.transcribe(audio, **{**kwargs, "word_timestamps": True})
+            for segment in segments:
+                fields = segment_fields(segment)
+                if not word_timestamps:
+                    fields["words"] = None
+                text_tokens = [token for token in segment.tokens if token < self.end_of_text]
+                fields["logprobs"] = [
+                    self._logprob(token, p) for token, p in take_tokens(record, text_tokens)
+                ]
+                yield fields
+                if stop.is_set():
+                    return
+
+    def _logprob(self, token: int, probability: float) -> dict[str, Any]:
+        """OpenAI's logprob entry: the token's text, its UTF-8 bytes and its natural log probability."""
+        piece = self.model.hf_tokenizer.id_to_token(token) or ""
+        decoder = byte_decoder()
+        raw = bytes(decoder[char] for char in piece if char in decoder)
+        return {
+            "token": raw.decode("utf-8", errors="replace"),
+            "bytes": list(raw),
+            "logprob": round(math.log(max(float(probability), 1e-12)), 6),
+        }
 
     def _tokens(self, text: str) -> list[int]:
         return list(self.model.hf_tokenizer.encode(text, add_special_tokens=False).ids)

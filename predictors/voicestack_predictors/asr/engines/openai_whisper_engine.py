@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import urllib.error
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ import numpy as np
 import torch
 import whisper
 
-from voicestack_predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
+from voicestack_predictors.asr.engines.base import (
+    DEFAULT_BEAM_SIZE,
+    SAMPLE_RATE,
+    AsrEngine,
+    DecodeOptions,
+    vad_settings,
+)
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.devices import resolve_device, torch_cuda
 
@@ -106,7 +112,9 @@ class OpenAIWhisperEngine(AsrEngine):
     def segments(
         self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
     ) -> Iterator[dict[str, Any]]:
-        speech, timeline = (audio, None) if not options.vad_filter else speech_only(audio)
+        speech, timeline = (
+            (audio, None) if not options.vad_filter else speech_only(audio, options.vad_parameters)
+        )
         if len(speech) == 0:
             return
         beam_size = options.beam_size or DEFAULT_BEAM_SIZE
@@ -119,7 +127,7 @@ class OpenAIWhisperEngine(AsrEngine):
             task=options.task,
             language=options.language,
             temperature=options.temperatures,
-            initial_prompt=options.initial_prompt,
+            initial_prompt=keyword_prompt(options.initial_prompt, options.keywords),
             word_timestamps=options.word_timestamps,
             **decode_options,
         )
@@ -159,11 +167,22 @@ class SpeechTimeline:
         return restored
 
 
-def speech_only(audio: np.ndarray) -> tuple[np.ndarray, SpeechTimeline | None]:
+def keyword_prompt(prompt: str | None, keywords: tuple[str, ...]) -> str | None:
+    """openai-whisper has no hotwords: the terms to favour go after the caller's prompt, which Whisper
+    conditions on the same way (the spelling of names and terms it has seen is the one it tends to use)."""
+    if not keywords:
+        return prompt
+    terms = ", ".join(keywords) + "."
+    return f"{prompt} {terms}" if prompt else terms
+
+
+def speech_only(
+    audio: np.ndarray, parameters: Mapping[str, float] | None = None
+) -> tuple[np.ndarray, SpeechTimeline | None]:
     """The speech parts of ``audio`` joined, and how to map times back (Silero VAD)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    chunks = get_speech_timestamps(audio, VadOptions())
+    chunks = get_speech_timestamps(audio, VadOptions(**vad_settings(parameters)))
     if not chunks:
         return np.zeros(0, dtype=np.float32), None
     speech = np.concatenate([audio[chunk["start"] : chunk["end"]] for chunk in chunks])
