@@ -30,7 +30,7 @@ ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/audio/voice_consents"): (400, 408, 413, 415, 502, 503),
     ("get", "/v1/audio/voice_consents"): (400, 502, 503),
     ("get", "/v1/audio/voice_consents/{consent_id}"): (400, 404, 502, 503),
-    ("post", "/v1/audio/voice_consents/{consent_id}"): (400, 404, 502, 503),
+    ("post", "/v1/audio/voice_consents/{consent_id}"): (400, 404, 408, 502, 503),
     ("delete", "/v1/audio/voice_consents/{consent_id}"): (400, 404, 409, 502, 503),
     ("get", "/v1/models/{model_id}"): (404,),
     # Bazarr's requests wait for a busy backend instead of a 429 (its provider bans one that refuses).

@@ -234,11 +234,7 @@ class FasterWhisperEngine(AsrEngine):
             yield from self._with_logprobs(audio, kwargs, options.word_timestamps, stop)
             return
         if not batched:
-            segments, _ = self.model.transcribe(audio, **kwargs)
-            for segment in segments:
-                yield segment_fields(segment)
-                if stop.is_set():
-                    return
+            yield from self._sequential(audio, kwargs, stop)
             return
         # The pipeline decodes each window once, at the first temperature, without the previous window's
         # text. A window that fails Whisper's fallback test (a repetition loop, or very unlikely text) is
@@ -256,6 +252,34 @@ class FasterWhisperEngine(AsrEngine):
                 yield from split_window(segment_fields(segment), self._tokens, options.word_timestamps)
             if stop.is_set():
                 return
+
+    def _sequential(
+        self, audio: np.ndarray, kwargs: dict[str, Any], stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        """faster-whisper's own loop. Its word alignment can fail on a window of almost no audio (an
+        IndexError inside ``find_alignment``, found by the reliability suite's fuzzing): the rest is then
+        decoded again without word timings (those segments carry no words) instead of failing the request."""
+        done_until = 0.0
+        try:
+            for segment in self.model.transcribe(audio, **kwargs)[0]:
+                yield segment_fields(segment)
+                done_until = segment.end
+                if stop.is_set():
+                    return
+        except IndexError as exc:
+            if not kwargs["word_timestamps"]:
+                raise
+            log.warning(
+                "word alignment failed after %.2f s (%s): decoding again without word timings",
+                done_until,
+                exc,
+            )
+            for segment in self.model.transcribe(audio, **{**kwargs, "word_timestamps": False})[0]:
+                if segment.end <= done_until:
+                    continue
+                yield {**segment_fields(segment), "words": []}
+                if stop.is_set():
+                    return
 
     def _with_logprobs(
         self, audio: np.ndarray, kwargs: dict[str, Any], word_timestamps: bool, stop: threading.Event
