@@ -6,18 +6,58 @@ from pathlib import Path
 
 import pytest
 
-from tests.asr.doc_flags import check_documented_flags, documented_flags
+from tests.support.settings_doc import check_variables_and_flags, documented_rows, generated_rows
 from voicestack_predictors.asr.__main__ import build_parser
-from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.asr.settings import AsrServing, EngineSettings
+from voicestack_predictors.common.settings import SettingsError
+
+MODELS = (EngineSettings, AsrServing)
 
 
-def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    check_documented_flags("asr-predictor.md", "ASR", build_parser, monkeypatch)
+def test_the_docs_table_is_the_settings_models() -> None:
+    """docs/asr-predictor.md lists exactly the fields, their variables, defaults and meanings."""
+    assert documented_rows("asr-predictor.md") == generated_rows(*MODELS), (
+        "regenerate: python -c 'from tests.support.settings_doc import rewrite_table; from tests.asr"
+        '.test_settings import MODELS; rewrite_table("asr-predictor.md", *MODELS)\''
+    )
 
 
-def test_the_issue_variables_are_documented() -> None:
-    envs = set(documented_flags("asr-predictor.md", "ASR").values())
-    assert {"ASR_ENGINE", "ASR_MODEL", "ASR_DEVICE", "ASR_COMPUTE_TYPE", "ASR_VAD_ENABLED"} <= envs
+def test_every_variable_sets_its_field_and_every_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_variables_and_flags(build_parser, MODELS, monkeypatch)
+
+
+def test_to_env_reproduces_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator writes into a pod's env is read back as the same settings."""
+    for model in MODELS:
+        for name in model.model_fields:
+            monkeypatch.delenv(model.env_name(name), raising=False)
+    changed = {}
+    for model in MODELS:
+        values = {name: probe_value(model, name) for name in model.model_fields}
+        settings = model(**values)
+        env = settings.to_env()
+        assert set(env) == {model.env_name(name) for name in values}
+        changed.update(env)
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            assert model.load() == settings
+    assert all(key.startswith("ASR_") or key == "PREDICTOR_HTTP_HOST" for key in changed)
+
+
+def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASR_MAX_QUEUE", "many")
+    with pytest.raises(SettingsError, match=r"--max_queue / ASR_MAX_QUEUE: .*integer.*'many'"):
+        build_parser()
+    monkeypatch.delenv("ASR_MAX_QUEUE")
+    with pytest.raises(SettingsError, match=r"--max_concurrency / ASR_MAX_CONCURRENCY: .*greater than"):
+        AsrServing.from_args(build_parser().parse_args(["--max_concurrency", "0"]))
+
+
+def probe_value(model: type, name: str) -> object:
+    from tests.support.settings_doc import probe
+
+    return probe(model, name)[1]
 
 
 # --- --model: size name, Hugging Face repo id, local directory, local file --------------------------------

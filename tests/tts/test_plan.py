@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from voicestack.text import char_limit
-from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.common.settings import ServingOptions
 from voicestack_predictors.tts import model as tts_model
 from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
 from voicestack_predictors.tts.model import EngineInfo, TtsModel

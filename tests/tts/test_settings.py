@@ -7,18 +7,58 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.asr.doc_flags import check_documented_flags, documented_flags
+from tests.support.settings_doc import check_variables_and_flags, documented_rows, generated_rows
+from voicestack_predictors.common.settings import SettingsError
 from voicestack_predictors.tts.__main__ import build_parser
-from voicestack_predictors.tts.settings import EngineSettings
+from voicestack_predictors.tts.settings import EngineSettings, TtsServing
+
+MODELS = (EngineSettings, TtsServing)
 
 
-def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    check_documented_flags("tts-predictor.md", "TTS", build_parser, monkeypatch)
+def test_the_docs_table_is_the_settings_models() -> None:
+    """docs/tts-predictor.md lists exactly the fields, their variables, defaults and meanings."""
+    assert documented_rows("tts-predictor.md") == generated_rows(*MODELS), (
+        "regenerate: python -c 'from tests.support.settings_doc import rewrite_table; from tests.tts"
+        '.test_settings import MODELS; rewrite_table("tts-predictor.md", *MODELS)\''
+    )
 
 
-def test_the_issue_variables_are_documented() -> None:
-    envs = set(documented_flags("tts-predictor.md", "TTS").values())
-    assert {"TTS_MODEL", "TTS_DEVICE", "TTS_VOICE_DIR", "TTS_AUTO_LANG"} <= envs
+def test_every_variable_sets_its_field_and_every_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_variables_and_flags(build_parser, MODELS, monkeypatch)
+
+
+def test_to_env_reproduces_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator writes into a pod's env is read back as the same settings."""
+    for model in MODELS:
+        for name in model.model_fields:
+            monkeypatch.delenv(model.env_name(name), raising=False)
+    changed = {}
+    for model in MODELS:
+        values = {name: probe_value(model, name) for name in model.model_fields}
+        settings = model(**values)
+        env = settings.to_env()
+        assert set(env) == {model.env_name(name) for name in values}
+        changed.update(env)
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            assert model.load() == settings
+    assert all(key.startswith("TTS_") or key == "PREDICTOR_HTTP_HOST" for key in changed)
+
+
+def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TTS_MAX_QUEUE", "many")
+    with pytest.raises(SettingsError, match=r"--max_queue / TTS_MAX_QUEUE: .*integer.*'many'"):
+        build_parser()
+    monkeypatch.delenv("TTS_MAX_QUEUE")
+    with pytest.raises(SettingsError, match=r"--max_concurrency / TTS_MAX_CONCURRENCY: .*greater than"):
+        TtsServing.from_args(build_parser().parse_args(["--max_concurrency", "0"]))
+
+
+def probe_value(model: type, name: str) -> object:
+    from tests.support.settings_doc import probe
+
+    return probe(model, name)[1]
 
 
 # --- --model: a local directory or checkpoint, or a coqui-tts model name (never downloaded here) ----------

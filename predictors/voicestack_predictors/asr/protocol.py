@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, to_http_parameters
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from voicestack_predictors.asr.request_options import AsrOptions, parse_options
 from voicestack_predictors.common.audio import (
@@ -28,6 +28,7 @@ from voicestack_predictors.common.audio import (
     decode_pcm_s16le,
 )
 from voicestack_predictors.common.errors import PayloadTooLarge
+from voicestack_predictors.common.kserve_adapter import v2_input_values, v2_parameters
 
 OPTIONS_HEADER = "x-voicestack-options"
 PCM_CONTENT_TYPES = {"audio/pcm", "audio/l16", "audio/x-raw"}
@@ -128,10 +129,7 @@ def _v1_json(payload: Mapping[str, Any], headers: Mapping[str, str]) -> AudioReq
 
 
 def _v2(request: InferRequest) -> AudioRequest:
-    parameters = request.parameters or {}
-    if not isinstance(parameters, dict):
-        parameters = to_http_parameters(parameters)
-    options = parse_options(parameters)
+    options = parse_options(v2_parameters(request))
     if options.stream:
         raise InvalidInput("stream is available on the V1 predict endpoint only")
     inputs = [item for item in request.inputs if item.name == "audio"] or (
@@ -142,7 +140,7 @@ def _v2(request: InferRequest) -> AudioRequest:
     item = inputs[0]
     if item.datatype != "BYTES":
         raise InvalidInput(f'input "audio" must have datatype BYTES, got {item.datatype}')
-    values = list(item.as_numpy().reshape(-1)) if item._raw_data is not None else list(np.ravel(item.data))
+    values = v2_input_values(item)
     if len(values) != 1:
         raise InvalidInput(f'input "audio" must hold exactly one element (shape [1]), got {len(values)}')
     value = values[0]
