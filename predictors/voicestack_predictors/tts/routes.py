@@ -1,9 +1,9 @@
 """Routes beside KServe's: the streaming ``/synthesize`` (raw s16le PCM) and the voice listing.
 
-They are added to ``kserve.model_server.app`` before the server starts, like the readiness routes in
-``voicestack_predictors.common.server``. Everything that can be wrong with a request is checked before the
-response starts (a 400 JSON error); an engine failure after that aborts the stream, which the client sees as a
-truncated body.
+They are added to KServe's app (``common.kserve_adapter.add_route``) before the server starts, like the
+readiness routes in ``voicestack_predictors.common.server``. Everything that can be wrong with a request
+is checked before the response starts (a 400 JSON error); an engine failure after that aborts the stream,
+which the client sees as a truncated body.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from urllib.parse import quote
 import numpy as np
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from kserve import model_server
 from kserve.errors import InferenceError, InvalidInput
 
+from voicestack_predictors.common import kserve_adapter
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.tts import metrics
 from voicestack_predictors.tts.engines import UnspeakableText
@@ -39,8 +39,6 @@ def _header(value: str) -> str:
 
 
 def install(model: TtsModel) -> None:
-    app = model_server.app
-
     async def synthesize(model_name: str, request: Request) -> Response:
         if model_name != model.name:
             return _error(404, f"Model with name {model_name} does not exist.")
@@ -115,5 +113,5 @@ def install(model: TtsModel) -> None:
             return _error(404, f"Model with name {model_name} does not exist.")
         return JSONResponse(await model.list_voices())
 
-    app.add_api_route("/v1/models/{model_name}/synthesize", synthesize, methods=["POST"])
-    app.add_api_route("/v1/models/{model_name}/voices", voices, methods=["GET"])
+    kserve_adapter.add_route("/v1/models/{model_name}/synthesize", synthesize, ["POST"])
+    kserve_adapter.add_route("/v1/models/{model_name}/voices", voices, ["GET"])
