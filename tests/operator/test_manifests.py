@@ -501,7 +501,7 @@ def test_predictor_command_line_and_probes_are_the_predictors_own(
 
     (container,) = one(build({}), "InferenceService", f"demo-{engine}")["spec"]["predictor"]["containers"]
     assert container["command"] == ["voicestack", engine]
-    parser = importlib.import_module(f"predictors.{engine}.__main__").build_parser()
+    parser = importlib.import_module(f"voicestack_predictors.{engine}.__main__").build_parser()
     parsed = parser.parse_args(container["args"])
     model = isvc.MODEL_NAMES[engine]
     assert (parsed.model_name, parsed.http_port, parsed.enable_grpc) == (model, isvc.PORT, False)
