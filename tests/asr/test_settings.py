@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.settings_doc import check_variables_and_flags, documented_rows, generated_rows
+from tests.support.settings_doc import (
+    check_bad_values,
+    check_to_env_round_trip,
+    check_variables_and_flags,
+    documented_rows,
+    generated_rows,
+)
 from voicestack_predictors.asr.__main__ import build_parser
 from voicestack_predictors.asr.settings import AsrServing, EngineSettings
-from voicestack_predictors.common.settings import SettingsError
 
 MODELS = (EngineSettings, AsrServing)
 
@@ -28,36 +33,11 @@ def test_every_variable_sets_its_field_and_every_flag_wins(monkeypatch: pytest.M
 
 def test_to_env_reproduces_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the operator writes into a pod's env is read back as the same settings."""
-    for model in MODELS:
-        for name in model.model_fields:
-            monkeypatch.delenv(model.env_name(name), raising=False)
-    changed = {}
-    for model in MODELS:
-        values = {name: probe_value(model, name) for name in model.model_fields}
-        settings = model(**values)
-        env = settings.to_env()
-        assert set(env) == {model.env_name(name) for name in values}
-        changed.update(env)
-        with monkeypatch.context() as patch:
-            for key, value in env.items():
-                patch.setenv(key, value)
-            assert model.load() == settings
-    assert all(key.startswith("ASR_") or key == "PREDICTOR_HTTP_HOST" for key in changed)
+    check_to_env_round_trip(MODELS, monkeypatch)
 
 
 def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASR_MAX_QUEUE", "many")
-    with pytest.raises(SettingsError, match=r"--max_queue / ASR_MAX_QUEUE: .*integer.*'many'"):
-        build_parser()
-    monkeypatch.delenv("ASR_MAX_QUEUE")
-    with pytest.raises(SettingsError, match=r"--max_concurrency / ASR_MAX_CONCURRENCY: .*greater than"):
-        AsrServing.from_args(build_parser().parse_args(["--max_concurrency", "0"]))
-
-
-def probe_value(model: type, name: str) -> object:
-    from tests.support.settings_doc import probe
-
-    return probe(model, name)[1]
+    check_bad_values(build_parser, AsrServing, "ASR", monkeypatch)
 
 
 # --- --model: size name, Hugging Face repo id, local directory, local file --------------------------------

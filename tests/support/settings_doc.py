@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.assets import PROJECT_ROOT
-from voicestack_predictors.common.settings import PredictorSettings
+from voicestack_predictors.common.settings import PredictorSettings, SettingsError
 
 HEADER = "| flag | env | default | meaning |"
 
@@ -93,3 +93,35 @@ def rewrite_table(doc: str, *models: type[PredictorSettings]) -> None:
     old = documented_rows(doc)
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("\n".join(old), "\n".join(generated_rows(*models))), encoding="utf-8")
+
+
+def check_to_env_round_trip(
+    models: tuple[type[PredictorSettings], ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``to_env()`` of settings with every field changed names every variable and loads back equal."""
+    for model in models:
+        for name in model.model_fields:
+            monkeypatch.delenv(model.env_name(name), raising=False)
+    for model in models:
+        settings = model(**{name: probe(model, name)[1] for name in model.model_fields})
+        env = settings.to_env()
+        assert set(env) == {model.env_name(name) for name in model.model_fields}
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            assert model.load() == settings
+
+
+def check_bad_values(
+    build_parser: Callable[[], argparse.ArgumentParser],
+    serving: type[PredictorSettings],
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bad variable stops building the parser, a bad flag stops loading; the messages name both."""
+    monkeypatch.setenv(f"{prefix}_MAX_QUEUE", "many")
+    with pytest.raises(SettingsError, match=rf"--max_queue / {prefix}_MAX_QUEUE: .*integer.*'many'"):
+        build_parser()
+    monkeypatch.delenv(f"{prefix}_MAX_QUEUE")
+    with pytest.raises(SettingsError, match=rf"--max_concurrency / {prefix}_MAX_CONCURRENCY: .*greater than"):
+        serving.from_args(build_parser().parse_args(["--max_concurrency", "0"]))
