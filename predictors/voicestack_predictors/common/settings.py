@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -71,8 +71,6 @@ class PredictorSettings(BaseSettings):
         alias = cls.model_fields[name].validation_alias
         if isinstance(alias, str):
             return alias
-        if isinstance(alias, AliasChoices):
-            return str(alias.choices[-1])
         return f"{cls.prefix(env_prefix)}{name.upper()}"
 
     @classmethod
@@ -126,16 +124,19 @@ class PredictorSettings(BaseSettings):
             name = str(error["loc"][0]) if error["loc"] else ""
             if name not in cls.model_fields:  # the alias was reported
                 name = next((n for n in cls.model_fields if cls.env_name(n, env_prefix) == name), name)
-            where = f"--{name} / {cls.env_name(name, env_prefix)}" if name in cls.model_fields else name
             message = str(error["msg"]).removeprefix("Value error, ")
-            lines.append(f"{where}: {message} (got {error.get('input')!r})")
+            if name in cls.model_fields:
+                where = f"--{name} / {cls.env_name(name, env_prefix)}"
+                lines.append(f"{where}: {message} (got {error.get('input')!r})")
+            else:  # a check across fields
+                lines.append(message)
         return "; ".join(lines)
 
     # --- writing ------------------------------------------------------------------------------------------
     def to_env(self, env_prefix: str | None = None, *, all_fields: bool = False) -> dict[str, str]:
         """The environment that reproduces these settings: the fields set explicitly (``all_fields``: every
         field that has a value). For the operator, which configures predictors through ``env``."""
-        names = self.model_fields if all_fields else self.model_fields_set
+        names = type(self).model_fields if all_fields else self.model_fields_set
         env = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
