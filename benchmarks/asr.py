@@ -37,11 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # a site-packages "ben
 
 from compare import build_cases, default_assets, normaliser, word_error_rate
 
+from voicestack.contracts.asr_options import DEFAULT_DETECT_LANG_LENGTH
 from voicestack.models import ModelCache
 from voicestack_predictors.asr.engines.base import SAMPLE_RATE
 from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
 from voicestack_predictors.asr.language_vote import EARLY_STOP_PROBABILITY, vote
-from voicestack_predictors.asr.request_options import DEFAULT_DETECT_LANG_LENGTH, parse_options
+from voicestack_predictors.asr.protocol import parse_options
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.asr.transcription import Transcription
 from voicestack_predictors.common.audio import DecodedAudio, decode_audio

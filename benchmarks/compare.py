@@ -209,7 +209,8 @@ def parse_target(spec: str, args: argparse.Namespace) -> Target:
     if not (sep and sep2 and name and location) or flavour not in FLAVOURS:
         raise SystemExit(f"--target {spec!r}: use NAME=FLAVOUR:URL_OR_PATH with FLAVOUR one of {FLAVOURS}")
     if flavour == "openai":
-        return OpenAITarget(name, location, args.model, args.api_key)
+        models = dict(pair.partition("=")[::2] for pair in args.models)
+        return OpenAITarget(name, location, models.get(name, args.model), args.api_key)
     if flavour == "bazarr":
         return BazarrTarget(name, location)
     threads = args.cpu_threads or min(4, len(os.sched_getaffinity(0)))
@@ -361,6 +362,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="long clips at once (0: skip)")
     parser.add_argument("--concurrency-rounds", type=int, default=1)
     parser.add_argument("--model", default="whisper-1", help="the OpenAI 'model' field")
+    parser.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL",
+        help="the 'model' field for one target (servers name the same weights differently)",
+    )
     parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "unused"))
     parser.add_argument("--cpu-threads", type=int, default=0, help="faster-whisper targets (0: ≤ 4)")
     parser.add_argument("--assets", type=Path, default=default_assets())

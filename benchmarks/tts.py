@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.assets import assets_root
 from tests.support.servers import ServerProcess, free_port, running
 from tests.support.xtts_random import build_random_xtts
+from voicestack.contracts.models import TTS_MODEL_NAME
 from voicestack.models import ModelCache
 
 PARAGRAPH = (
@@ -38,7 +39,7 @@ PARAGRAPH = (
 )
 
 
-MODEL_NAME = "xtts"  # the predictor's default KServe model name, whatever the engine
+MODEL_NAME = TTS_MODEL_NAME  # the predictor's default KServe model name, whatever the engine
 PIPER_VOICE = "piper-en_US-joe-medium"
 
 

@@ -19,6 +19,10 @@ COPY pyproject.toml README.md docker/requirements.py ./
 COPY requirements/constraints.txt requirements/torch.txt requirements/
 RUN python3 requirements.py router > /tmp/requirements.txt \
     && /opt/venv/bin/pip install -c requirements/constraints.txt -c requirements/torch.txt -r /tmp/requirements.txt
+# Silero VAD for realtime sessions: the model file faster-whisper ships (the router does not need the rest).
+RUN /opt/venv/bin/pip download --no-deps -c requirements/constraints.txt -d /tmp/fw faster-whisper \
+    && /opt/venv/bin/python -c "import glob, zipfile; zipfile.ZipFile(glob.glob('/tmp/fw/*.whl')[0]).extract('faster_whisper/assets/silero_vad_v6.onnx', '/opt/venv/share/voicestack')" \
+    && rm -rf /tmp/fw
 COPY voicestack voicestack
 COPY router router
 RUN /opt/venv/bin/pip install --no-deps . && /opt/venv/bin/pip check \
@@ -31,7 +35,8 @@ RUN (command -v python3 >/dev/null) 2>/dev/null \
     && groupadd --gid 10001 voicestack \
     && useradd --uid 10001 --gid 10001 --home-dir /home/voicestack --create-home --shell /usr/sbin/nologin voicestack
 COPY --from=build /opt/venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/home/voicestack
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/home/voicestack \
+    ROUTER_REALTIME_VAD_MODEL=/opt/venv/share/voicestack/faster_whisper/assets/silero_vad_v6.onnx
 USER 10001:10001
 WORKDIR /home/voicestack
 EXPOSE 8000

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.support.assets import asset, assets_root
 from voicestack.models import LOCAL_DEFAULTS, ModelCache, ModelPullError
-
-# The operator reads these when its handlers module is imported (a Kopf timer's interval is fixed then), and
-# any suite may import the operator package first (tests/deploy does): set them before all of them, here.
-os.environ["VOICESTACK_RESYNC_SECONDS"] = "1"
-os.environ["VOICESTACK_RETRY_SECONDS"] = "1"
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
-"""Text normalisation and sentence segmentation for speech synthesis, in pure Python.
+"""Text normalisation and sentence segmentation for speech synthesis, in pure Python (no torch).
 
-The TTS predictor and the router both import this (the router image has no torch), so they split text the
-same way. Chunks are built from whole sentences, packed up to about ``target`` characters and never longer
-than ``limit`` (XTTS truncates audio above its per-language character limit). A sentence longer than the
+The TTS predictor segments text with this; the router uses its checks (``is_speakable``, ``shown``). Chunks
+are built from whole sentences, packed up to about ``target`` characters and never longer than ``limit``
+(the engine's: XTTS truncates audio above its per-language character limit). A sentence longer than the
 limit is cut at clause punctuation, then between words; only a single "word" longer than the limit (a URL,
 or unspaced CJK text) is cut inside, because nothing else would fit.
 """
@@ -12,28 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# XTTS-v2's per-language character limits (``TTS.tts.layers.xtts.tokenizer.VoiceBpeTokenizer``).
-XTTS_CHAR_LIMITS: dict[str, int] = {
-    "en": 250,
-    "de": 253,
-    "fr": 273,
-    "es": 239,
-    "it": 213,
-    "pt": 203,
-    "pl": 224,
-    "zh": 82,
-    "zh-cn": 82,
-    "ar": 166,
-    "cs": 186,
-    "ru": 182,
-    "nl": 251,
-    "tr": 226,
-    "ja": 71,
-    "hu": 224,
-    "ko": 95,
-    "hi": 150,
-}
-DEFAULT_CHAR_LIMIT = 250
+DEFAULT_CHAR_LIMIT = 250  # an engine's longest chunk when it names none (XTTS names its own per language)
 
 _CJK_TERMINALS = "。！？"
 _TERMINALS = ".!?…" + _CJK_TERMINALS
@@ -50,14 +29,6 @@ _ABBREVIATION = re.compile(
 _CLAUSE_END = re.compile(r"(?<=[,;:，、；：])\s*|\s+(?=[—–-]\s)")
 _WHITESPACE = re.compile(r"\s+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
-
-
-def char_limit(language: str | None) -> int:
-    """The XTTS character limit for a language code such as ``en`` or ``zh-cn``."""
-    if not language:
-        return DEFAULT_CHAR_LIMIT
-    code = language.lower()
-    return XTTS_CHAR_LIMITS.get(code, XTTS_CHAR_LIMITS.get(code.split("-")[0], DEFAULT_CHAR_LIMIT))
 
 
 def normalize_whitespace(text: str) -> str:

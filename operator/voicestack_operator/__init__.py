@@ -1,7 +1,6 @@
 """Kopf operator: VoiceStack custom resources into InferenceServices, voice ConfigMaps and the router.
 
-Importing the package registers the handlers, so ``kopf run -m voicestack_operator`` works as well as
-``voicestack operator``. The manifest builders (``voicestack_operator.manifests``) are pure and import-light.
+Importing the package (or any module of it) registers nothing and reads no environment:
+``voicestack operator`` (``voicestack_operator.__main__``) reads :class:`~voicestack_operator.settings.
+OperatorSettings` and calls :func:`voicestack_operator.handlers.register` on a registry of its own.
 """
-
-from voicestack_operator import handlers as handlers

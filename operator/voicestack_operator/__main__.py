@@ -42,13 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import kopf
 
-    import voicestack_operator  # noqa: F401  (registers the handlers)
+    from voicestack_operator.handlers import register
+    from voicestack_operator.settings import OperatorSettings
 
+    registry = register(kopf.OperatorRegistry(), OperatorSettings())
     kopf.configure(verbose=args.verbose, debug=args.debug)
     logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     clusterwide = not args.namespace
     try:
         kopf.run(
+            registry=registry,
             clusterwide=clusterwide,
             namespaces=args.namespace,
             liveness_endpoint=args.liveness or None,

@@ -15,6 +15,9 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+FIELD_MANAGER = "voicestack-operator"
 
 
 @dataclass(frozen=True)
@@ -25,10 +28,6 @@ class Kind:
     version: str
     plural: str
     kind: str
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
     def base(self) -> str:
@@ -97,7 +96,10 @@ class KubeApi:
             await config.load_kube_config(
                 config_file=os.environ.get("KUBECONFIG") or None, client_configuration=configuration
             )
-        return cls(client.ApiClient(configuration))
+        api_client = client.ApiClient(configuration)
+        # The field manager of the non-apply writes (status, JSON patches), not "OpenAPI-Generator".
+        api_client.user_agent = FIELD_MANAGER
+        return cls(api_client)
 
     async def close(self) -> None:
         await self._client.close()
@@ -142,15 +144,29 @@ class KubeApi:
         found = await self.request("GET", kind.path(namespace), query=query)
         return list((found or {}).get("items") or [])
 
-    async def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        kind = kind_of(manifest)
-        return await self.request("POST", kind.path(manifest["metadata"]["namespace"]), body=manifest)
+    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply (creates the object if missing); conflicts with other managers are forced."""
+        meta = manifest["metadata"]
+        return await self.request(
+            "PATCH",
+            kind_of(manifest).path(meta["namespace"], meta["name"]),
+            body=manifest,
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            content_type=APPLY_PATCH,
+        )
 
     async def patch(
-        self, kind: Kind, namespace: str, name: str, patch: dict[str, Any], subresource: str | None = None
+        self,
+        kind: Kind,
+        namespace: str,
+        name: str,
+        patch: dict[str, Any] | list[dict[str, Any]],
+        subresource: str | None = None,
     ) -> dict[str, Any]:
+        """A JSON merge patch (a dict) or a JSON patch (a list of operations)."""
         path = kind.path(namespace, name, subresource)
-        return await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+        content_type = JSON_PATCH if isinstance(patch, list) else MERGE_PATCH
+        return await self.request("PATCH", path, body=patch, content_type=content_type)
 
     async def delete(self, kind: Kind, namespace: str, name: str) -> bool:
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

@@ -13,10 +13,10 @@ from typing import Any
 import kopf
 
 from voicestack_operator import kube, status
+from voicestack_operator.applying import legacy_cleanup, up_to_date, with_applied_hash
 from voicestack_operator.children import Desired, desired_children
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels, router
-from voicestack_operator.patching import child_patch, with_last_applied
 from voicestack_operator.spec import InvalidSpec, normalize
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
@@ -35,30 +35,23 @@ def foreign_controller(obj: dict[str, Any], uid: str) -> bool:
 async def apply(
     api: kube.KubeApi, desired: dict[str, Any], uid: str, logger: Logger
 ) -> dict[str, Any] | None:
-    """Create the child, or patch the fields that differ; returns the object as the server has it."""
+    """Server-side apply the child unless it is already as wanted; returns the object as the server has it."""
     kind = kube.kind_of(desired)
     meta = desired["metadata"]
     actual = await api.get(kind, meta["namespace"], meta["name"])
-    if actual is None:
-        try:
-            created = await api.create(desired)
-        except kube.ApiError as exc:
-            if exc.status != 409:
-                raise
-            actual = await api.get(kind, meta["namespace"], meta["name"])  # created meanwhile: patch it
-        else:
-            logger.info(f"Created {kind.kind} {meta['name']}.")
-            return created
-    if actual is None:
-        return None
-    if foreign_controller(actual, uid):
-        logger.warning(f"{kind.kind} {meta['name']} is controlled by another object; leaving it alone.")
-        return actual
-    patch = child_patch(desired, actual)
-    if not patch:
-        return actual
-    logger.info(f"Patching {kind.kind} {meta['name']}: {sorted(patch)}.")
-    return await api.patch(kind, meta["namespace"], meta["name"], patch)
+    if actual is not None:
+        if foreign_controller(actual, uid):
+            logger.warning(f"{kind.kind} {meta['name']} is controlled by another object; leaving it alone.")
+            return actual
+        if up_to_date(desired, actual):
+            return actual
+        cleanup = legacy_cleanup(actual, kube.FIELD_MANAGER)
+        if cleanup is not None:
+            logger.info(f"Handing {kind.kind} {meta['name']} over to server-side apply.")
+            await api.patch(kind, meta["namespace"], meta["name"], cleanup)
+    applied = await api.apply(desired)
+    logger.info(f"{'Applied' if actual is not None else 'Created'} {kind.kind} {meta['name']}.")
+    return applied
 
 
 async def delete_if_owned(
@@ -183,7 +176,7 @@ async def apply_children(
         if manifest["kind"] == "InferenceService" and not kserve:
             continue
         kopf.adopt(manifest, owner=stack)
-        applied = await apply(api, with_last_applied(manifest), uid, logger)
+        applied = await apply(api, with_applied_hash(manifest), uid, logger)
         results[(manifest["kind"], manifest["metadata"]["name"])] = applied
     return results
 

@@ -1,25 +1,29 @@
-"""Operator tunables from the environment (the chart sets them; tests shorten them)."""
+"""Operator tunables, read from the environment when the operator starts (the chart sets them; tests pass
+their own), never at import time."""
 
 from __future__ import annotations
 
-import os
-
-MAX_RETRY_SECONDS = 300.0
-
-
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable, "")
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        return default
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def resync_seconds() -> float:
-    """Every VoiceStack is reconciled at least this often (drift the watches missed)."""
-    return _seconds("VOICESTACK_RESYNC_SECONDS", 300.0)
+class OperatorSettings(BaseSettings):
+    """``VOICESTACK_RESYNC_SECONDS``, ``VOICESTACK_RETRY_SECONDS``, ``VOICESTACK_MAX_RETRY_SECONDS``."""
 
+    model_config = SettingsConfigDict(env_prefix="VOICESTACK_", extra="ignore", frozen=True)
 
-def retry_seconds() -> float:
-    """Delay before a reconcile that hit an API error is first retried (doubling after each failure)."""
-    return _seconds("VOICESTACK_RETRY_SECONDS", 15.0)
+    resync_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="Every VoiceStack is reconciled at least this often (drift the watches missed).",
+    )
+    retry_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Delay before a reconcile that hit an API error is first retried (then doubling).",
+    )
+    max_retry_seconds: float = Field(300.0, gt=0, description="Cap of the doubling retry delay.")
+
+    def backoff(self, retry: int) -> float:
+        """Seconds before retrying after the ``retry``-th failure: doubling from the first delay, capped."""
+        return min(self.retry_seconds * 2 ** min(retry, 10), self.max_retry_seconds)

@@ -26,15 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("ROUTER_CONFIG_FILE"),
         help="YAML settings file [ROUTER_CONFIG_FILE]; environment variables override it.",
     )
-    parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (each has its own queue)."
-    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     from voicestack_router.app import create_app
+    from voicestack_router.http_protocol import with_header_timeout
     from voicestack_router.request_context import configure_logging
     from voicestack_router.settings import load_settings
 
@@ -45,7 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+        http=with_header_timeout(settings.header_timeout_seconds),
+        timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]
+        limit_concurrency=settings.max_connections,
+    )
     return 0
 
 

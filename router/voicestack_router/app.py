@@ -21,12 +21,21 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicestack import __version__
+from voicestack.contracts.errors import ROUTER_ERRORS
 from voicestack_router import bazarr_routes, models_routes, speech_routes, transcription_routes, voices_routes
 from voicestack_router.auth import check_api_key, sees_details
-from voicestack_router.backends import BackendBusy, BackendError, BackendPool, BackendUnavailable
-from voicestack_router.body_limits import JsonBodyLimitMiddleware
+from voicestack_router.backends import (
+    BackendBusy,
+    BackendError,
+    BackendPool,
+    BackendTimeout,
+    BackendUnavailable,
+    Deadline,
+)
+from voicestack_router.body_limits import BodyRateMiddleware, JsonBodyLimitMiddleware
 from voicestack_router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from voicestack_router.openapi import install_openapi
+from voicestack_router.realtime import routes as realtime_routes
 from voicestack_router.request_context import REQUEST_ID
 from voicestack_router.settings import RouterSettings, load_settings
 from voicestack_router.voice_store import build_voice_store
@@ -107,14 +116,19 @@ def _install_backend_errors(app: FastAPI) -> None:
         message = f"The backend did not answer in time ({type(exc).__name__})."
         return ApiError(504, message, code="backend_timeout").response()
 
+    async def deadline(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BackendTimeout)
+        return ApiError(504, str(exc), code="backend_timeout").response()
+
     async def backend_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BackendError)
+        if exc.code is not None:  # a typed refusal (voicestack.contracts.errors)
+            mapped = ROUTER_ERRORS[exc.code]
+            return ApiError(mapped.status, exc.message, param=mapped.param, code=exc.code.value).response()
         if exc.status in (400, 413, 415, 422):
             status = 400 if exc.status == 422 else exc.status
             # A predictor's only 413 is the ASR duration limit (as in the router's own Bazarr PCM check).
             code = "audio_too_long" if status == 413 else "invalid_request"
-            if "nothing to speak" in exc.message:  # the TTS predictor's UNSPEAKABLE refusals
-                return ApiError(400, exc.message, param="input", code="unspeakable_text").response()
             return ApiError(status, exc.message, code=code).response()
         return ApiError(502, f"The backend failed: {exc.message}", code="backend_error").response()
 
@@ -122,6 +136,7 @@ def _install_backend_errors(app: FastAPI) -> None:
     app.add_exception_handler(BackendUnavailable, unavailable)
     app.add_exception_handler(BackendError, backend_error)
     app.add_exception_handler(httpx.TimeoutException, timeout)
+    app.add_exception_handler(BackendTimeout, deadline)
 
 
 def _health_body(app: FastAPI) -> tuple[dict[str, Any], bool]:
@@ -182,6 +197,12 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             "retry_attempts": settings.retry_attempts,
             "retry_after": settings.retry_after_seconds,
             "unavailable_wait_seconds": settings.unavailable_wait_seconds,
+            "deadline": Deadline(
+                settings.deadline_base_seconds,
+                settings.deadline_per_audio_second,
+                settings.deadline_per_input_char,
+            ),
+            "stall_after_probes": settings.stall_after_probes,
         }
         app.state.asr = BackendPool("asr", settings.asr_urls, client, **common)
         app.state.tts = BackendPool("tts", settings.tts_urls, client, **common)
@@ -242,12 +263,18 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_json_body_bytes)
+    app.add_middleware(
+        BodyRateMiddleware,
+        grace_seconds=settings.body_grace_seconds,
+        min_bytes_per_second=settings.body_min_bytes_per_second,
+    )
     app.add_middleware(RequestIdMiddleware)
     # ... and outermost too, for what the middlewares themselves raise or leave unanswered.
     app.add_middleware(ErrorGuardMiddleware, retry_after=settings.retry_after_seconds)
 
     for module in (transcription_routes, speech_routes, voices_routes, models_routes, bazarr_routes):
         app.include_router(module.router)
+    app.include_router(realtime_routes.router)
 
     @app.get("/healthz", tags=["Health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -2,33 +2,63 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import av
 import httpx
 
+from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError
+from voicestack.contracts.audio import ASR_PCM_BYTES_PER_SECOND, PCM_CONTENT_TYPE
+from voicestack.media import open_input
 from voicestack_router.backends import BackendError, BackendPool
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import UploadedFile
 
-PCM_CONTENT_TYPE = "audio/pcm"  # raw s16le 16 kHz mono (Bazarr's encode=false)
-PCM_BYTES_PER_SECOND = 2 * 16000
 MEDIA_CONTENT_TYPE = "application/x-voicestack-audio"  # an accepted container (docs/audio-decoding.md)
 
 
-def options_header(options: dict[str, Any]) -> str:
-    """``X-VoiceStack-Options``: a JSON object, ASCII-escaped so it is a valid header value."""
-    return json.dumps({key: value for key, value in options.items() if value is not None}, ensure_ascii=True)
+def asr_options(**fields: Any) -> AsrOptions:
+    """The typed options to send (None values: the predictor's own setting); a bad one is a 400 here,
+    before the upload is forwarded."""
+    try:
+        return AsrOptions.parse(fields)
+    except AsrOptionsError as exc:
+        raise ApiError(400, str(exc), code="invalid_value") from exc
 
 
-def _upload_request(
-    upload: UploadedFile, options: dict[str, Any], raw_pcm: bool
-) -> tuple[dict[str, str], Any]:
+def probed_seconds(upload: UploadedFile, raw_pcm: bool) -> float | None:
+    """The upload's duration as its container header states it (for the call's deadline), else None.
+
+    Only the header is read (no decoding); a header that lies makes the deadline wrong, never the result,
+    and the caller caps it at the route's longest accepted audio.
+    """
+    if raw_pcm:
+        return upload.size / ASR_PCM_BYTES_PER_SECOND
+    try:
+        with upload.path.open("rb") as handle, open_input(handle) as container:
+            duration = container.duration
+    except Exception:  # unreadable or refused: the predictor says why; the deadline takes the maximum
+        return None
+    return duration / av.time_base if duration and duration > 0 else None
+
+
+async def deadline_seconds(upload: UploadedFile, options: AsrOptions, raw_pcm: bool) -> float:
+    """The audio seconds a call's deadline is sized for: the probed duration, capped at the route's limit."""
+    limit = options.max_audio_seconds or None
+    seconds = await asyncio.to_thread(probed_seconds, upload, raw_pcm)
+    if seconds is None:
+        return limit or 0.0
+    return min(seconds, limit) if limit else seconds
+
+
+def _upload_request(upload: UploadedFile, options: AsrOptions, raw_pcm: bool) -> tuple[dict[str, str], Any]:
     headers = {
         "Content-Type": PCM_CONTENT_TYPE if raw_pcm else MEDIA_CONTENT_TYPE,
         "Content-Length": str(upload.size),
-        "X-VoiceStack-Options": options_header(options),
+        OPTIONS_HEADER: options.header_value(),
     }
     return headers, upload.chunks
 
@@ -37,7 +67,7 @@ async def transcribe(
     pool: BackendPool,
     model_name: str,
     upload: UploadedFile,
-    options: dict[str, Any],
+    options: AsrOptions,
     *,
     raw_pcm: bool,
     http_timeout: httpx.Timeout,
@@ -52,6 +82,7 @@ async def transcribe(
         headers=headers,
         http_timeout=http_timeout,
         wait=wait,
+        audio_seconds=await deadline_seconds(upload, options, raw_pcm),
     )
     if not isinstance(result, dict):
         raise BackendError(502, "the ASR backend answered an unexpected result")
@@ -62,7 +93,7 @@ async def transcribe_stream(
     pool: BackendPool,
     model_name: str,
     upload: UploadedFile,
-    options: dict[str, Any],
+    options: AsrOptions,
     *,
     raw_pcm: bool,
     http_timeout: httpx.Timeout,
@@ -72,13 +103,41 @@ async def transcribe_stream(
     Errors before the stream starts raise (``ApiError``/``Backend*``); a stream that breaks off yields an
     ``error`` event so the caller can tell its client.
     """
-    headers, content = _upload_request(upload, {**options, "stream": True}, raw_pcm)
+    headers, content = _upload_request(upload, options.model_copy(update={"stream": True}), raw_pcm)
+    seconds = await deadline_seconds(upload, options, raw_pcm)
+    async for event in _stream_events(pool, model_name, headers, content, http_timeout, seconds):
+        yield event
+
+
+async def transcribe_pcm_stream(
+    pool: BackendPool, model_name: str, pcm: bytes, options: AsrOptions, *, http_timeout: httpx.Timeout
+) -> AsyncIterator[dict[str, Any]]:
+    """Like :func:`transcribe_stream` for audio already in memory as s16le 16 kHz mono (a realtime turn)."""
+    headers = {
+        "Content-Type": PCM_CONTENT_TYPE,
+        "Content-Length": str(len(pcm)),
+        OPTIONS_HEADER: options.model_copy(update={"stream": True}).header_value(),
+    }
+    seconds = len(pcm) / ASR_PCM_BYTES_PER_SECOND
+    async for event in _stream_events(pool, model_name, headers, lambda: pcm, http_timeout, seconds):
+        yield event
+
+
+async def _stream_events(
+    pool: BackendPool,
+    model_name: str,
+    headers: dict[str, str],
+    content: Any,
+    http_timeout: httpx.Timeout,
+    audio_seconds: float,
+) -> AsyncIterator[dict[str, Any]]:
     async with pool.stream(
         "POST",
         f"/v1/models/{model_name}:predict",
         content=content,
         headers=headers,
         http_timeout=http_timeout,
+        audio_seconds=audio_seconds,
     ) as response:
         done = False
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Request, Security
+from fastapi import Request, Security, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from voicestack_router.errors import ApiError
@@ -36,12 +36,47 @@ def verify_api_key(request: Request) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'.", code="invalid_api_key")
-    presented = token.strip().encode()
+    if not _matches(token.strip(), keys):
+        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+
+
+def _matches(token: str, keys: list[str]) -> bool:
+    presented = token.encode()
     matched = False
     for key in keys:  # check all keys so the time taken does not depend on which one matched
         matched |= hmac.compare_digest(presented, key.encode())
-    if not matched:
-        raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+    return matched
+
+
+BROWSER_KEY_PROTOCOL = "openai-insecure-api-key."
+
+
+def websocket_key_error(websocket: WebSocket) -> ApiError | None:
+    """The 401 for a WebSocket without a valid key, else None.
+
+    The key comes as ``Authorization: Bearer <key>`` or, from browsers (which cannot set headers on a
+    WebSocket), as the subprotocol ``openai-insecure-api-key.<key>`` the OpenAI browser SDK sends.
+    """
+    keys: list[str] = websocket.app.state.settings.api_keys
+    if not keys:
+        return None
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    candidates = [token.strip()] if scheme.lower() == "bearer" and token.strip() else []
+    candidates += [
+        protocol[len(BROWSER_KEY_PROTOCOL) :]
+        for protocol in websocket.scope.get("subprotocols") or []
+        if protocol.startswith(BROWSER_KEY_PROTOCOL)
+    ]
+    if not candidates:
+        return ApiError(
+            401,
+            "Missing API key: send 'Authorization: Bearer <key>' or the subprotocol "
+            "'openai-insecure-api-key.<key>'.",
+            code="invalid_api_key",
+        )
+    if not any([_matches(candidate, keys) for candidate in candidates]):  # a list: compare every one
+        return ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
+    return None
 
 
 def sees_details(request: Request) -> bool:

@@ -9,6 +9,11 @@ unreachable predictor to come back (``voicestack up`` restarts one that crashed)
 ``BackendUnavailable`` (503) after ``retry_attempts``. A background task polls each replica's
 ``/v2/health/live`` and ``/v2/health/ready`` so routing prefers ready replicas and the router's readiness
 tells the truth.
+
+Time is bounded per call: a ``Deadline`` (from the audio's duration or the text's length) limits the wait
+for the answer, and a replica whose liveness probe times out ``stall_after_probes`` times in a row (a hung
+or SIGSTOPped process: its socket accepts, nothing answers) is *stalled*: the calls waiting on it end at
+once with ``BackendUnavailable`` (503) instead of at their deadline.
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from prometheus_client import Counter, Gauge
 
+from voicestack.contracts.errors import ErrorCode, error_code
 from voicestack_router.request_context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -58,13 +64,41 @@ class BackendUnavailable(Exception):
         self.retry_after = retry_after
 
 
-class BackendError(Exception):
-    """The predictor answered with an error status (its message is passed on)."""
+class BackendTimeout(Exception):
+    """The predictor did not answer within the call's deadline (504)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """How long one predictor call may take: ``base_seconds`` plus a share per unit of work."""
+
+    base_seconds: float = 60.0
+    per_audio_second: float = 1.0
+    per_input_char: float = 0.05
+
+    def for_work(self, audio_seconds: float | None = None, input_chars: int | None = None) -> float:
+        return (
+            self.base_seconds
+            + self.per_audio_second * (audio_seconds or 0.0)
+            + self.per_input_char * (input_chars or 0)
+        )
+
+
+class ReplicaStalled(httpx.ReadError):
+    """The replica's health checks time out: its calls fail like a broken connection (retried, then 503)."""
+
+
+class BackendError(Exception):
+    """The predictor answered with an error status (its message is passed on, and its ``code`` if any)."""
+
+    def __init__(self, status: int, message: str, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 @dataclass
@@ -75,6 +109,14 @@ class Replica:
     inflight: int = 0
     last_error: str | None = None
     checked_at: float = 0.0
+    probe_timeouts: int = 0  # liveness probes timed out in a row
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def set_stalled(self, stalled: bool) -> None:
+        if stalled:
+            self.stalled.set()
+        else:
+            self.stalled.clear()
 
 
 def error_message(response: httpx.Response) -> str:
@@ -89,6 +131,13 @@ def error_message(response: httpx.Response) -> str:
             error = error.get("message", error)
         return str(error)
     return str(body)
+
+
+def _error_code(response: httpx.Response) -> ErrorCode | None:
+    try:
+        return error_code(response.json())
+    except ValueError:
+        return None
 
 
 def _retry_after(response: httpx.Response, default: int) -> int:
@@ -110,6 +159,8 @@ class BackendPool:
         retry_attempts: int = 3,
         retry_after: int = 5,
         unavailable_wait_seconds: float = 60.0,
+        deadline: Deadline | None = None,
+        stall_after_probes: int = 2,
     ) -> None:
         self.name = name
         self.replicas = [Replica(url) for url in urls]
@@ -119,6 +170,8 @@ class BackendPool:
         self.retry_attempts = retry_attempts
         self.retry_after = retry_after
         self.unavailable_wait_seconds = unavailable_wait_seconds
+        self.deadline = deadline or Deadline()
+        self.stall_after_probes = stall_after_probes
         self._slots = asyncio.Semaphore(max(1, max_inflight * len(self.replicas)))
         self._cursor = itertools.count()
         self.waiting = 0
@@ -130,10 +183,6 @@ class BackendPool:
     @property
     def configured(self) -> bool:
         return bool(self.replicas)
-
-    @property
-    def capacity(self) -> int:
-        return max(1, self.max_inflight * len(self.replicas))
 
     def ready_replicas(self) -> int:
         return sum(1 for replica in self.replicas if replica.live and replica.ready)
@@ -198,14 +247,26 @@ class BackendPool:
         wait: bool = False,
         retry: bool = True,
         preload: bool = False,
+        audio_seconds: float | None = None,
+        input_chars: int | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Send a request to a replica and yield the open (2xx) response; retries happen before the yield.
 
         ``preload`` reads the whole body before the yield, so a predictor that goes away after its headers
         counts as a connection failure (retried) rather than an error in the caller's read.
+        ``audio_seconds``/``input_chars`` size the call's deadline (``Deadline``): the longest wait for the
+        answer (``preload``) or its headers, and for each later read of a streamed answer.
         Raises ``BackendBusy`` (queue full, or every replica answered 503 for a non-waiting caller),
-        ``BackendUnavailable`` (connection failures) and ``BackendError`` (any other error status).
+        ``BackendUnavailable`` (connection failures, a stalled replica), ``BackendTimeout`` (the deadline) and
+        ``BackendError`` (any other error status).
         """
+        seconds = self.deadline.for_work(audio_seconds, input_chars)
+        http_timeout = httpx.Timeout(
+            connect=http_timeout.connect,
+            read=min(http_timeout.read or seconds, seconds),
+            write=http_timeout.write,
+            pool=None,
+        )
         all_headers = dict(headers or {})
         request_id = current_request_id()
         if request_id:
@@ -231,7 +292,7 @@ class BackendPool:
                         headers=all_headers,
                         timeout=http_timeout,
                     )
-                    response = await self.client.send(request, stream=not preload)
+                    response = await self._send(replica, request, preload=preload, seconds=seconds)
                 except (
                     httpx.ConnectError,
                     httpx.ConnectTimeout,
@@ -275,7 +336,9 @@ class BackendPool:
                     if response.status_code >= 400:
                         await response.aread()
                         BACKEND_REQUESTS.labels(self.name, f"http_{response.status_code}").inc()
-                        raise BackendError(response.status_code, error_message(response))
+                        raise BackendError(
+                            response.status_code, error_message(response), _error_code(response)
+                        )
                     replica.live = True
                     replica.last_error = None
                     BACKEND_REQUESTS.labels(self.name, "ok").inc()
@@ -285,6 +348,30 @@ class BackendPool:
                     replica.inflight -= 1
                     if response is not None:
                         await response.aclose()
+
+    async def _send(
+        self, replica: Replica, request: httpx.Request, *, preload: bool, seconds: float
+    ) -> httpx.Response:
+        """``client.send`` within ``seconds``, ended early when the health checks find the replica stalled."""
+        if replica.stalled.is_set():
+            raise ReplicaStalled("the replica stopped answering its health checks")
+        send = asyncio.ensure_future(self.client.send(request, stream=not preload))
+        stalled = asyncio.ensure_future(replica.stalled.wait())
+        try:
+            await asyncio.wait({send, stalled}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stalled.cancel()
+            if not send.done():
+                send.cancel()
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                    await send
+        if send.done() and not send.cancelled():
+            return send.result()
+        if replica.stalled.is_set():
+            BACKEND_REQUESTS.labels(self.name, "stalled").inc()
+            raise ReplicaStalled("the replica stopped answering its health checks")
+        BACKEND_REQUESTS.labels(self.name, "deadline").inc()
+        raise BackendTimeout(f"The {self.name} backend did not answer within {seconds:.0f} s.")
 
     def _may_retry(self, attempt: int, wait: bool, unreachable_since: float | None) -> bool:
         if wait:
@@ -306,6 +393,7 @@ class BackendPool:
         content: ContentFactory | None = None,
         headers: dict[str, str] | None = None,
         wait: bool = False,
+        audio_seconds: float | None = None,
     ) -> Any:
         """A whole JSON answer (read inside the retry loop)."""
         async with self.stream(
@@ -317,6 +405,7 @@ class BackendPool:
             http_timeout=http_timeout,
             wait=wait,
             preload=True,
+            audio_seconds=audio_seconds,
         ) as response:
             body = response
         try:
@@ -331,6 +420,8 @@ class BackendPool:
         async def probe(replica: Replica) -> None:
             try:
                 live = await self.client.get(f"{replica.url}/v2/health/live", timeout=probe_seconds)
+                replica.probe_timeouts = 0
+                replica.set_stalled(False)
                 replica.live = live.status_code == 200
                 ready = await self.client.get(f"{replica.url}/v2/health/ready", timeout=probe_seconds)
                 replica.ready = ready.status_code == 200
@@ -338,6 +429,14 @@ class BackendPool:
             except httpx.HTTPError as exc:
                 replica.live = replica.ready = False
                 replica.last_error = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+                    # Connected but no answer: hung (or stopped), not gone.
+                    replica.probe_timeouts += 1
+                    if replica.probe_timeouts >= self.stall_after_probes:
+                        if not replica.stalled.is_set():
+                            log.warning("%s replica %s is stalled", self.name, replica.url)
+                        replica.set_stalled(True)
+                        replica.last_error = f"stalled: {replica.probe_timeouts} health checks timed out"
             replica.checked_at = time.time()
             REPLICA_READY.labels(self.name, replica.url).set(1 if replica.ready else 0)
 
@@ -369,6 +468,7 @@ class BackendPool:
                     "ready": replica.ready,
                     "inflight": replica.inflight,
                     "error": replica.last_error,
+                    "stalled": replica.stalled.is_set(),
                 }
                 for replica in self.replicas
             ],

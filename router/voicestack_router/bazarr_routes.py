@@ -18,11 +18,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from voicestack import __version__
+from voicestack.contracts.audio import ASR_PCM_BYTES_PER_SECOND
+from voicestack.contracts.languages import LANGUAGES, language_code, language_name
 from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import LANGUAGES, language_code, language_name
 from voicestack_router.multipart_stream import read_multipart
+from voicestack_router.openapi import multipart_form
 from voicestack_router.subtitles import bazarr_output
 from voicestack_router.timeouts import bazarr_timeout
 
@@ -51,20 +53,7 @@ def attachment(upload_name: str, extension: str) -> str:
     return header
 
 
-_AUDIO_FORM = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["audio_file"],
-                    "properties": {"audio_file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
+_AUDIO_FORM = multipart_form(["audio_file"], {"audio_file": {"type": "string", "format": "binary"}})
 
 EncodeQuery = Annotated[
     bool,
@@ -99,7 +88,7 @@ def _check_pcm(size: int, max_seconds: float) -> None:
             param="audio_file",
             code="invalid_audio",
         )
-    seconds = size / asr_client.PCM_BYTES_PER_SECOND
+    seconds = size / ASR_PCM_BYTES_PER_SECOND
     if seconds > max_seconds:
         raise ApiError(
             413,
@@ -121,7 +110,7 @@ async def _run(request: Request, options: dict[str, Any], encode: bool) -> tuple
             request.app.state.asr,
             settings.asr_model_name,
             upload,
-            {**options, "max_audio_seconds": settings.max_bazarr_audio_seconds},
+            asr_client.asr_options(**options, max_audio_seconds=settings.max_bazarr_audio_seconds),
             raw_pcm=not encode,
             http_timeout=bazarr_timeout(settings),
             wait=True,

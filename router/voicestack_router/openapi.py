@@ -17,24 +17,26 @@ from fastapi.openapi.utils import get_openapi
 # Statuses that come from calling a predictor: busy (429 from the router's queue, 503 from the predictor),
 # failed (502) or too slow (504).
 _BACKEND = (429, 502, 503, 504)
-_AUDIO_UPLOAD = (400, 404, 413, 415, *_BACKEND)
+# 408: a request body that arrives too slowly (BodyRateMiddleware), on every route that takes one.
+_AUDIO_UPLOAD = (400, 404, 408, 413, 415, *_BACKEND)
 ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/audio/transcriptions"): _AUDIO_UPLOAD,
     ("post", "/v1/audio/transcriptions/verbose"): _AUDIO_UPLOAD,
     ("post", "/v1/audio/translations"): _AUDIO_UPLOAD,
-    ("post", "/v1/audio/speech"): (400, 404, 413, 415, *_BACKEND),
+    ("post", "/v1/audio/speech"): (400, 404, 408, 413, 415, *_BACKEND),
     ("get", "/v1/audio/voices"): (404, 502, 503, 504),
-    ("post", "/v1/audio/voices"): (400, 409, 413, 415, 502, 503, 504),
+    ("post", "/v1/audio/voices"): (400, 408, 409, 413, 415, 502, 503, 504),
     ("delete", "/v1/audio/voices/{voice_id}"): (400, 404, 502, 503),
     ("get", "/v1/models/{model_id}"): (404,),
     # Bazarr's requests wait for a busy backend instead of a 429 (its provider bans one that refuses).
-    ("post", "/asr"): (400, 413, 415, 502, 503, 504),
-    ("post", "/detect-language"): (400, 413, 415, 502, 503, 504),
+    ("post", "/asr"): (400, 408, 413, 415, 502, 503, 504),
+    ("post", "/detect-language"): (400, 408, 413, 415, 502, 503, 504),
 }
 _DESCRIPTIONS = {
     400: "Invalid request (a bad field, unreadable or unspeakable input).",
     401: "Missing or incorrect API key (only when API keys are configured).",
     404: "Unknown model, voice or route.",
+    408: "The request body arrived too slowly (below the router's minimum upload rate).",
     409: "Conflict: the voice name is reserved (send replace=true).",
     413: "The body or the audio is too large or too long.",
     415: "Unsupported media type (speech wants JSON, uploads multipart/form-data).",
@@ -76,6 +78,12 @@ OK_CONTENT: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/v1/audio/transcriptions/verbose"): {"application/json": {"schema": {"type": "object"}}},
     ("post", "/asr"): {"text/plain": _TEXT},
 }
+
+
+def multipart_form(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` for a route that reads its multipart form itself (FastAPI cannot infer it)."""
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 def _error(status: int) -> dict[str, Any]:

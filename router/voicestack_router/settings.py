@@ -21,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from voicestack.contracts.models import ASR_MODEL_NAME, TTS_FAST_MODEL_NAME, TTS_MODEL_NAME
+
 
 def _as_list(value: Any) -> list[str]:
     """Accept ``a,b``, ``["a", "b"]`` (JSON text) or a list; strip blanks and trailing slashes of URLs."""
@@ -47,15 +49,15 @@ class RouterSettings(BaseSettings):
 
     # Contract keys (docs/contracts.md)
     asr_urls: UrlList = Field(default_factory=list, description="ASR predictor base URLs (round-robin).")
-    asr_model_name: str = "whisper"
+    asr_model_name: str = ASR_MODEL_NAME
     asr_aliases: StrList = Field(default_factory=lambda: ["whisper-1"])
     tts_urls: UrlList = Field(default_factory=list, description="TTS predictor base URLs (round-robin).")
-    tts_model_name: str = "xtts"
+    tts_model_name: str = TTS_MODEL_NAME
     tts_aliases: StrList = Field(default_factory=lambda: ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"])
     # An optional second TTS backend, usually Piper on CPU beside XTTS-v2 on a GPU: its ids take precedence
     # over the first backend's, so by default tts-1 means the fast one and tts-1-hd the first one.
     tts_fast_urls: UrlList = Field(default_factory=list, description="Fast TTS predictor base URLs.")
-    tts_fast_model_name: str = "piper"
+    tts_fast_model_name: str = TTS_FAST_MODEL_NAME
     tts_fast_aliases: StrList = Field(default_factory=lambda: ["tts-1"])
     api_keys: StrList = Field(default_factory=list, description="Accepted bearer keys; empty: no auth.")
     cors_origins: StrList = Field(default_factory=list, description="Explicit CORS origins; empty: none.")
@@ -85,6 +87,19 @@ class RouterSettings(BaseSettings):
         60, ge=0, description="How long Bazarr requests wait for an unreachable predictor to come back."
     )
     health_interval_seconds: float = Field(5, gt=0)
+    stall_after_probes: int = Field(
+        2, ge=1, description="Liveness probes timing out in a row before a replica counts as stalled."
+    )
+    # Predictor deadlines (docs/reliability.md): base + per second of audio (ASR) or per character (TTS).
+    deadline_base_seconds: float = Field(60, gt=0, description="Predictor call deadline: the fixed part.")
+    deadline_per_audio_second: float = Field(1.0, ge=0, description="Deadline added per second of audio.")
+    deadline_per_input_char: float = Field(0.05, ge=0, description="Deadline added per character spoken.")
+    # Slow clients (docs/reliability.md): the request line and headers, then the body at a minimum rate.
+    header_timeout_seconds: float = Field(10, gt=0, description="Time for a request's line and headers.")
+    body_grace_seconds: float = Field(10, ge=0, description="Body time allowed before the rate counts.")
+    body_min_bytes_per_second: int = Field(1024, ge=1, description="Slowest accepted body upload rate.")
+    keep_alive_seconds: float = Field(5, gt=0, description="Idle keep-alive connections close after this.")
+    max_connections: int = Field(1024, ge=1, description="Open connections; more are answered 503.")
     # An uploaded voice sample's length, as the TTS predictor checks it (--min/max_sample_seconds).
     voice_min_sample_seconds: float = Field(3.0, gt=0, description="Shortest voice sample, seconds.")
     voice_max_sample_seconds: float = Field(30.0, gt=0, description="Longest voice sample, seconds.")
@@ -92,8 +107,19 @@ class RouterSettings(BaseSettings):
     # /docs, /redoc, /openapi.json: "key" serves them behind the API key when keys are set (open when none),
     # "open" always without a key, "off" not at all.
     api_docs: Literal["key", "open", "off"] = "key"
+    # Realtime transcription sessions (/v1/realtime, docs/realtime.md)
+    realtime_max_sessions: int = Field(16, ge=0, description="Open realtime sessions per router process.")
+    realtime_max_session_seconds: float = Field(1800, gt=0, description="A session's longest life, seconds.")
+    realtime_idle_timeout_seconds: float = Field(
+        120, gt=0, description="A session with no client event for this long is closed."
+    )
+    realtime_max_buffer_seconds: float = Field(
+        60, gt=0, description="Uncommitted audio a session may hold; a longer VAD turn is cut there."
+    )
+    realtime_vad_model: Path | None = Field(
+        None, description="Silero VAD ONNX file; unset: faster-whisper's bundled copy, if installed."
+    )
     log_level: str = "INFO"
-    config_file: Path | None = None
 
     @model_validator(mode="after")
     def _distinct_tts_names(self) -> RouterSettings:

@@ -7,20 +7,19 @@ import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from voicestack.text import UNSPEAKABLE, is_speakable, shown, split_sentences
+from voicestack.text import UNSPEAKABLE, is_speakable, shown
 from voicestack_router.audio_encoding import StreamingEncoder
 from voicestack_router.auth import check_api_key
-from voicestack_router.backends import BackendError
 from voicestack_router.errors import ApiError
 from voicestack_router.models_registry import resolve_backend
 from voicestack_router.timeouts import openai_timeout
-from voicestack_router.tts_stream import SpeechRequest, SpeechStream
-from voicestack_router.voices_routes import known_voice_names
+from voicestack_router.tts_stream import SpeechRequest, SpeechStream, plan_speech
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +129,10 @@ async def _sse_events(
     dependencies=[Depends(require_json)],
 )
 async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse:
-    """Audio is always streamed: the text is split into sentences, synthesised (in parallel across
-    replicas) and encoded as it arrives. `stream_format=sse` sends `speech.audio.delta` events with base64
-    audio, then `speech.audio.done`."""
+    """Audio is always streamed: the TTS predictor plans the text (one language and voice for all of
+    it, cut into chunks), the chunks are synthesised (in parallel across replicas) and encoded as they
+    arrive. `stream_format=sse` sends `speech.audio.delta` events with base64 audio, then
+    `speech.audio.done`."""
     settings = request.app.state.settings
     backend = resolve_backend(settings, body.model, kind="tts")
     text = body.input.strip()
@@ -145,40 +145,30 @@ async def create_speech(body: SpeechBody, request: Request) -> StreamingResponse
             param="input",
             code="string_above_max_length",
         )
-    sentences = split_sentences(text)
-    if not sentences or not is_speakable(text):  # never an empty 200: there would be no audio at all
+    if not is_speakable(text):  # never an empty 200: there would be no audio at all
         raise ApiError(400, f"'input' has {UNSPEAKABLE}.", param="input", code="unspeakable_text")
     voice = body.voice.id if isinstance(body.voice, VoiceRef) else body.voice
     if not voice.strip():
         raise ApiError(400, "'voice' must not be empty.", param="voice", code="invalid_value")
     pool = getattr(request.app.state, backend.pool)
     parallel = settings.tts_parallel_sentences or max(1, len(pool.replicas))
+    http_timeout = openai_timeout(settings)
+    # Voice and language are decided once, for the whole text (with "auto": detected from all of it).
+    fields = {"text": text, "voice": voice, "language": body.language, "speed": body.speed}
+    plan = await plan_speech(pool, backend.model_name, fields, http_timeout)
     speech = SpeechStream(
         pool,
-        SpeechRequest(
-            sentences=sentences,
-            voice=voice,
-            language=body.language,
-            speed=body.speed,
-            model_name=backend.model_name,
-            http_timeout=openai_timeout(settings),
-        ),
+        SpeechRequest(plan=plan, speed=body.speed, model_name=backend.model_name, http_timeout=http_timeout),
         parallel=parallel,
     )
-    try:
-        await speech.open()
-    except BackendError as exc:
-        if exc.status == 400 and voice not in await known_voice_names(request, backend):
-            raise ApiError(
-                404, f"Voice {shown(voice)} not found. {exc.message}", param="voice", code="voice_not_found"
-            ) from exc
-        raise
+    await speech.open()
     encoder = StreamingEncoder(body.response_format)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    if speech.voice:
-        headers["X-Voice"] = speech.voice
-    if speech.language:
-        headers["X-Language"] = speech.language
+    headers = {
+        "Cache-Control": "no-cache",
+        "X-Accel-Buffering": "no",
+        "X-Voice": quote(plan.voice, safe="") if not plan.voice.isascii() else plan.voice,
+        "X-Language": plan.language,
+    }
     if body.stream_format == "sse":
         return StreamingResponse(
             _sse_events(speech, encoder, text), media_type="text/event-stream", headers=headers

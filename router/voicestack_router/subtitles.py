@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from voicestack_router.languages import language_name
+from voicestack.contracts.languages import language_name
 
 Segment = Mapping[str, Any]
 

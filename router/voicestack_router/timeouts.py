@@ -1,4 +1,5 @@
-"""Backend timeouts: bounded for OpenAI clients, none on reads for Bazarr's hour-long jobs."""
+"""Backend timeouts per API. On top of these, every predictor call has a deadline sized by its work (the
+audio's duration, the text's length: ``backends.Deadline``), which also bounds the reads these leave open."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def openai_timeout(settings: RouterSettings) -> httpx.Timeout:
 
 
 def bazarr_timeout(settings: RouterSettings) -> httpx.Timeout:
-    """No read or write timeout: a long film takes as long as it takes."""
+    """No read or write timeout of its own: a long film's call is bounded by its deadline alone."""
     return httpx.Timeout(connect=settings.connect_timeout_seconds, read=None, write=None, pool=None)
 
 

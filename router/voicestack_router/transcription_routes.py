@@ -9,44 +9,35 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
+from voicestack.contracts.languages import language_code
 from voicestack.text import shown
 from voicestack_router import asr_client
 from voicestack_router.auth import check_api_key
 from voicestack_router.errors import ApiError
-from voicestack_router.languages import language_code
 from voicestack_router.models_registry import resolve_model
 from voicestack_router.multipart_stream import MultipartForm, read_multipart
+from voicestack_router.openapi import multipart_form
 from voicestack_router.subtitles import OPENAI_TEXT_FORMATS, openai_output
 from voicestack_router.timeouts import openai_timeout
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI audio"], dependencies=[Depends(check_api_key)])
 
-_FORM_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "model"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "model": {"type": "string", "example": "whisper-1"},
-                        "language": {"type": "string", "example": "en"},
-                        "prompt": {"type": "string"},
-                        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
-                        "response_format": {"type": "string", "enum": list(OPENAI_TEXT_FORMATS)},
-                        "timestamp_granularities[]": {
-                            "type": "array",
-                            "items": {"type": "string", "enum": ["word", "segment"]},
-                        },
-                        "stream": {"type": "boolean"},
-                    },
-                }
-            }
+_FORM_DOC = multipart_form(
+    ["file", "model"],
+    {
+        "file": {"type": "string", "format": "binary"},
+        "model": {"type": "string", "example": "whisper-1"},
+        "language": {"type": "string", "example": "en"},
+        "prompt": {"type": "string"},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+        "response_format": {"type": "string", "enum": list(OPENAI_TEXT_FORMATS)},
+        "timestamp_granularities[]": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["word", "segment"]},
         },
-    }
-}
+        "stream": {"type": "boolean"},
+    },
+)
 
 
 def _temperature(form: MultipartForm) -> float | None:
@@ -157,14 +148,14 @@ async def _handle(request: Request, *, task: str, force_format: str | None = Non
                     param="language",
                     code="unsupported_language",
                 )
-        options: dict[str, Any] = {
-            "task": task,
-            "language": language,
-            "initial_prompt": (form.get("prompt") or None),
-            "temperature": _temperature(form),
-            "word_timestamps": True if "word" in granularities else None,
-            "max_audio_seconds": settings.max_audio_seconds,
-        }
+        options = asr_client.asr_options(
+            task=task,
+            language=language,
+            initial_prompt=form.get("prompt") or None,
+            temperature=_temperature(form),
+            word_timestamps=True if "word" in granularities else None,
+            max_audio_seconds=settings.max_audio_seconds,
+        )
         pool = request.app.state.asr
         timeout = openai_timeout(settings)
         if form.flag("stream"):

@@ -1,9 +1,10 @@
-"""Sentence-by-sentence synthesis: several sentences in flight across replicas, audio delivered in order.
+"""Chunk-by-chunk synthesis: several chunks in flight across replicas, audio delivered in order.
 
-The text is split with ``voicestack.text.split_sentences`` (the same segmentation the TTS predictor uses).
-Each sentence is one streamed ``/synthesize`` call; up to ``parallel`` run at once, each filling its own
-queue, and the consumer drains queue 0, then queue 1, … so the first bytes leave as soon as the first
-sentence starts arriving while later sentences are already being made on other replicas.
+The TTS predictor plans the whole text once (``/plan``: its language, its voice, its chunks and which of
+them to generate incrementally); each chunk is then one streamed ``/synthesize`` call with that language and
+voice, so every chunk of a request speaks the same language. Up to ``parallel`` calls run at once, each
+filling its own queue, and the consumer drains queue 0, then queue 1, … so the first bytes leave as soon as
+the first chunk starts arriving while later chunks are already being made on other replicas.
 """
 
 from __future__ import annotations
@@ -16,16 +17,47 @@ from typing import Any
 
 import httpx
 
-from voicestack_router.backends import BackendPool
+from voicestack_router.backends import BackendError, BackendPool
 
 _END = object()
 
 
+@dataclass(frozen=True)
+class PlannedChunk:
+    text: str
+    stream: bool  # generate it incrementally: the predictor says which chunks are worth it
+
+
+@dataclass(frozen=True)
+class SpeechPlan:
+    """The predictor's ``/plan`` answer: decided once for the whole text."""
+
+    language: str
+    voice: str
+    chunks: list[PlannedChunk]
+
+    @classmethod
+    def parse(cls, body: Any) -> SpeechPlan:
+        try:
+            chunks = [PlannedChunk(str(chunk["text"]), bool(chunk["stream"])) for chunk in body["chunks"]]
+            return cls(str(body["language"]), str(body["voice"]), chunks)
+        except (KeyError, TypeError) as exc:
+            raise BackendError(502, f"the TTS backend answered an unexpected plan ({exc!r})") from exc
+
+
+async def plan_speech(
+    pool: BackendPool, model_name: str, fields: dict[str, Any], http_timeout: httpx.Timeout
+) -> SpeechPlan:
+    """Ask the predictor how it will speak the text (errors: ``BackendError`` with a typed code)."""
+    path = f"/v1/models/{model_name}/plan"
+    return SpeechPlan.parse(
+        await pool.request_json("POST", path, json_body=fields, http_timeout=http_timeout)
+    )
+
+
 @dataclass
 class SpeechRequest:
-    sentences: list[str]
-    voice: str
-    language: str
+    plan: SpeechPlan
     speed: float
     model_name: str
     http_timeout: httpx.Timeout
@@ -34,6 +66,7 @@ class SpeechRequest:
 @dataclass
 class _Sentence:
     text: str
+    stream: bool
     chunks: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     started: asyncio.Future[int] | None = None
 
@@ -45,11 +78,9 @@ class SpeechStream:
         self.pool = pool
         self.request = request
         self.parallel = max(1, parallel)
-        self._sentences = [_Sentence(text) for text in request.sentences]
+        self._sentences = [_Sentence(chunk.text, chunk.stream) for chunk in request.plan.chunks]
         self._limit = asyncio.Semaphore(self.parallel)
         self._tasks: list[asyncio.Task[None]] = []
-        self.voice: str | None = None
-        self.language: str | None = None
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -68,12 +99,10 @@ class SpeechStream:
         assert sentence.started is not None
         body = {
             "text": sentence.text,
-            "voice": self.request.voice,
-            "language": self.request.language,
+            "voice": self.request.plan.voice,
+            "language": self.request.plan.language,
             "speed": self.request.speed,
-            # Only the first sentence needs audio early; the others are made while it plays, and whole
-            # generation costs less than incremental (docs/tts-predictor.md).
-            "stream": index == 0,
+            "stream": sentence.stream,
         }
         try:
             async with (
@@ -84,12 +113,10 @@ class SpeechStream:
                     json_body=body,
                     http_timeout=self.request.http_timeout,
                     wait=index > 0,  # the request was admitted with its first sentence
+                    input_chars=len(sentence.text),
                 ) as response,
             ):
                 rate = int(response.headers.get("x-sample-rate", "24000"))
-                if index == 0:
-                    self.voice = response.headers.get("x-voice")
-                    self.language = response.headers.get("x-language")
                 if not sentence.started.done():
                     sentence.started.set_result(rate)
                 async for chunk in response.aiter_bytes():

@@ -8,16 +8,16 @@
 
 Listing voices is the TTS predictor's job (it knows built-in speakers too); the store adds, deletes and lists
 what it holds, so the router can show an uploaded voice the predictor has not picked up yet (a ConfigMap
-mount refreshes within about a minute). The manifest building is pure (``voice_configmap``,
-``configmap_name``) so it is tested without a cluster; the store itself is tested against an API-server
-emulator (``tests/router/test_configmap_voice_store.py``).
+mount refreshes within about a minute). Names, labels, extensions and the size limit are the shared contract
+(``voicestack.contracts.voices``); the manifest building is pure (``voice_configmap``) so it is tested
+without a cluster; the store itself is tested against an API-server emulator
+(``tests/router/test_configmap_voice_store.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -25,16 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from voicestack.contracts.voices import (
+    CONFIGMAP_MAX_BYTES,
+    SAMPLE_EXTENSIONS,
+    VOICE_LABEL,
+    voice_configmap_name,
+    voice_labels,
+    voice_selector,
+)
 from voicestack.text import shown
 
-STACK_LABEL = "voicestack.io/stack"
-VOICE_LABEL = "voicestack.io/voice"
-PART_OF_LABEL = "app.kubernetes.io/part-of"
-PART_OF = "voice-stack"
-
-AUDIO_EXTENSIONS = (".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4")
 VOICE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$")
-CONFIGMAP_MAX_BYTES = 1_000_000  # the API server refuses objects over ~1 MiB
 
 
 class VoiceStoreError(Exception):
@@ -59,7 +60,7 @@ def validate_voice_name(name: str) -> str:
 def sample_extension(filename: str | None, content_type: str | None = None) -> str:
     """The sample's extension from its filename or media type (``.wav`` when unknown)."""
     suffix = Path(filename or "").suffix.lower()
-    if suffix in AUDIO_EXTENSIONS:
+    if suffix in SAMPLE_EXTENSIONS:
         return suffix
     by_type = {
         "audio/wav": ".wav",
@@ -106,7 +107,7 @@ class DirectoryVoiceStore:
     def _existing(self, name: str) -> list[Path]:
         return [
             self.directory / f"{name}{ext}"
-            for ext in AUDIO_EXTENSIONS
+            for ext in SAMPLE_EXTENSIONS
             if (self.directory / f"{name}{ext}").exists()
         ]
 
@@ -136,31 +137,11 @@ class DirectoryVoiceStore:
         return sorted(
             StoredVoice(path.stem, path.name)
             for path in self.directory.iterdir()
-            if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".")
+            if path.is_file() and path.suffix.lower() in SAMPLE_EXTENSIONS and not path.name.startswith(".")
         )
 
     async def aclose(self) -> None:
         return None
-
-
-def configmap_name(stack: str, voice: str) -> str:
-    """``<stack>-voice-<voice>`` as a DNS-1123 name (lower case; a hash keeps distinct names distinct)."""
-    base = re.sub(r"[^a-z0-9-]+", "-", f"{stack}-voice-{voice}".lower()).strip("-")
-    if base == f"{stack}-voice-{voice}" and len(base) <= 253:
-        return base
-    digest = hashlib.sha256(voice.encode()).hexdigest()[:8]
-    return f"{base[:240].rstrip('-')}-{digest}"
-
-
-def voice_labels(stack: str, voice: str) -> dict[str, str]:
-    return {STACK_LABEL: stack, VOICE_LABEL: voice, PART_OF_LABEL: PART_OF}
-
-
-def voice_selector(stack: str, voice: str | None = None) -> str:
-    """A label selector for the stack's voice ConfigMaps (or one voice's)."""
-    parts = [f"{STACK_LABEL}={stack}", f"{PART_OF_LABEL}={PART_OF}"]
-    parts.append(VOICE_LABEL if voice is None else f"{VOICE_LABEL}={voice}")
-    return ",".join(parts)
 
 
 def api_error_message(exc: Exception) -> str:
@@ -190,7 +171,7 @@ def voice_configmap(stack: str, namespace: str, voice: str, filename: str, data:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": configmap_name(stack, voice),
+            "name": voice_configmap_name(stack, voice),
             "namespace": namespace,
             "labels": voice_labels(stack, voice),
             "annotations": {"voicestack.io/source": "router"},

@@ -11,13 +11,14 @@ from typing import Any
 import av
 from fastapi import APIRouter, Depends, Request
 
+from voicestack.contracts.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 from voicestack.media import UnacceptedFormat, open_input
 from voicestack.text import shown
-from voicestack.voices import DEFAULT_VOICE, RESERVED_VOICE_NAMES
 from voicestack_router.auth import check_api_key
 from voicestack_router.errors import ApiError
 from voicestack_router.models_registry import Backend, backends, resolve_backend
 from voicestack_router.multipart_stream import read_multipart
+from voicestack_router.openapi import multipart_form
 from voicestack_router.settings import RouterSettings
 from voicestack_router.timeouts import probe_timeout
 from voicestack_router.voice_store import StoredVoice, VoiceStore, VoiceStoreError, validate_voice_name
@@ -65,16 +66,6 @@ async def _listings(request: Request, chosen: list[Backend]) -> list[tuple[Backe
         if isinstance(answer, BaseException):
             log.warning("voices of %s not listed: %s", backend.model_name, answer)
     return found
-
-
-async def known_voice_names(request: Request, backend: Backend) -> set[str]:
-    """Voice names and aliases the backend's predictor accepts (empty if it cannot be asked)."""
-    try:
-        voices = await predictor_voices(request, backend)
-    except Exception:  # only used to choose between 400 and 404
-        return set()
-    names = {str(voice.get("name")) for voice in voices.get("voices", [])}
-    return names | set((voices.get("aliases") or {}).keys())
 
 
 def _voice_object(name: str, created_at: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -171,30 +162,20 @@ async def _refuse_without_cloning(request: Request) -> None:
 @router.post(
     "/voices",
     summary="Create a voice from a sample",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["name", "audio_sample"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "audio_sample": {"type": "string", "format": "binary"},
-                            "consent": {"type": "string", "description": "Accepted and ignored."},
-                            "replace": {
-                                "type": "boolean",
-                                "default": False,
-                                "description": "Allow a reserved name (`default`, an OpenAI voice name such "
-                                "as `alloy`): the upload then takes the built-in voice's or alias's place.",
-                            },
-                        },
-                    }
-                }
+    openapi_extra=multipart_form(
+        ["name", "audio_sample"],
+        {
+            "name": {"type": "string"},
+            "audio_sample": {"type": "string", "format": "binary"},
+            "consent": {"type": "string", "description": "Accepted and ignored."},
+            "replace": {
+                "type": "boolean",
+                "default": False,
+                "description": "Allow a reserved name (`default`, an OpenAI voice name such as `alloy`): the "
+                "upload then takes the built-in voice's or alias's place.",
             },
-        }
-    },
+        },
+    ),
 )
 async def create_voice(request: Request) -> dict[str, Any]:
     """Store a reference sample (≤ 10 MiB, an accepted audio container) as the voice `name`; the TTS

@@ -21,7 +21,7 @@ from tests.support.assets import asset
 from tests.support.media import watch_rss
 from tests.support.servers import ServerProcess, free_port, running
 from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
-from voicestack_predictors.asr.request_options import parse_options
+from voicestack_predictors.asr.protocol import parse_options
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.asr.transcription import Transcription
 from voicestack_predictors.common.audio import decode_audio

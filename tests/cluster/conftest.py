@@ -36,7 +36,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield plane
 
 
-def wait_established(plane: ControlPlane, *names: str, timeout: float = 60.0) -> None:
+def wait_established(plane: ControlPlane, *names: str, timeout: float = 240.0) -> None:
     """Until each CRD is served (``kubectl wait`` errors on a CRD that has no conditions yet)."""
     deadline = time.monotonic() + timeout
     for name in names:

@@ -9,6 +9,7 @@ from typing import Any
 import helm_python as helm
 import yaml
 
+from tests.operator.test_crd import cel_violations
 from tests.support.k8s_schema import crd_validator, errors
 from voicestack_operator.spec import normalize
 from voicestack_operator.status import is_xtts_v2
@@ -106,7 +107,8 @@ def test_profile_values_render_a_valid_voicestack() -> None:
                 if isinstance(doc, dict) and doc.get("kind") == "VoiceStack"
             ]
             assert not errors(validator, stack), set_values
-            spec = normalize(stack["spec"])  # the operator's own rules (the CRD's CEL rules) accept it too
+            assert cel_violations(stack["spec"]) == [], set_values  # the CRD's CEL rules accept it too
+            spec = normalize(stack["spec"])
             if spec["tts"]["enabled"] and is_xtts_v2(spec["tts"]["model"]):
                 # Else the TTS predictor refuses to download XTTS-v2 and crash-loops: never Ready.
                 assert spec["tts"]["acceptModelLicense"] is True, (

@@ -17,7 +17,7 @@ from typing import Any
 import kmock
 import yaml
 
-from tests.operator.apiserver_emulator import WRITE_METHODS, ApiServerEmulator, Recorded, ResourceSpec
+from tests.operator.fake_apiserver import WRITE_METHODS, FakeApiServer, Recorded, ResourceSpec
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors
 from tests.support.media import pcm16_wav
@@ -81,7 +81,7 @@ class Cluster:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.emulator: ApiServerEmulator = self.call(self._start(validators))
+        self.emulator: FakeApiServer = self.call(self._start(validators))
         self.kubeconfig = tmp / "kubeconfig"
         self.kubeconfig.write_text(
             yaml.safe_dump(
@@ -96,8 +96,8 @@ class Cluster:
             )
         )
 
-    async def _start(self, validators: dict[str, Any]) -> ApiServerEmulator:
-        emulator = ApiServerEmulator()
+    async def _start(self, validators: dict[str, Any]) -> FakeApiServer:
+        emulator = FakeApiServer()
         await emulator.__aenter__()
         emulator.add_resource(VOICESTACKS, validators["voicestacks"])
         if "isvcs" in validators:

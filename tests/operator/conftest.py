@@ -6,14 +6,17 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import kopf
 import pytest
 from kopf.testing import KopfRunner
 
 from tests.operator.cluster import Cluster, emulated_cluster
 from tests.operator.rbac import RULES_FILE, uncovered
+from voicestack_operator.handlers import register
+from voicestack_operator.settings import OperatorSettings
 
-# The operator's fast test timing (1 s resync and retry) is set in tests/conftest.py: the timer's interval is
-# read when the handlers are imported, and other suites (tests/deploy) import the operator package first.
+# Fast timing for tests: a resync pass and the first retry after 1 s.
+TEST_SETTINGS = OperatorSettings(resync_seconds=1, retry_seconds=1)
 
 
 @pytest.fixture()
@@ -35,12 +38,14 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kserve_installed: b
 
 @pytest.fixture()
 def operator() -> Callable[..., contextlib.AbstractContextManager[KopfRunner]]:
-    """``with operator(): ...`` runs the operator (again) against the current KUBECONFIG."""
+    """``with operator(): ...`` runs the operator (again) against the current KUBECONFIG, on a registry of
+    its own (nothing is registered globally)."""
 
     @contextlib.contextmanager
     def run(*extra: str) -> Iterator[KopfRunner]:
-        args = ["run", "-m", "voicestack_operator", "--standalone", "--all-namespaces", *extra]
-        with KopfRunner(args, timeout=30) as runner:
+        registry = register(kopf.OperatorRegistry(), TEST_SETTINGS)
+        args = ["run", "--standalone", "--all-namespaces", *extra]
+        with KopfRunner(args, timeout=30, registry=registry) as runner:
             yield runner
         assert runner.exception is None, runner.output
         assert runner.exit_code == 0, runner.output

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from tests.operator.apiserver_emulator import Recorded
+from tests.operator.fake_apiserver import Recorded
 
 RULES_FILE = (
     Path(__file__).resolve().parents[2] / "charts" / "voice-stack" / "files" / "operator-rbac-rules.yaml"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import urllib.request
 from unittest import mock
 
@@ -11,17 +14,35 @@ import pytest
 
 from tests.operator.cluster import Cluster, wait_for
 from tests.operator.test_operator import Operator
+from voicestack_operator.handlers import register
+from voicestack_operator.settings import OperatorSettings
 
 
-def test_import_registers_the_handlers() -> None:
-    import voicestack_operator  # noqa: F401
+def test_importing_registers_nothing_and_reads_no_environment() -> None:
+    """In a fresh interpreter: importing every operator module leaves Kopf's default registry empty, even
+    with a setting that :class:`OperatorSettings` would refuse (it is read only when the operator starts)."""
+    code = (
+        "import pkgutil, importlib, kopf, voicestack_operator\n"
+        "for m in pkgutil.walk_packages(voicestack_operator.__path__, 'voicestack_operator.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "r = kopf.get_default_registry()\n"
+        "found = [*r._changing.get_all_handlers(), *r._watching.get_all_handlers(),"
+        " *r._spawning.get_all_handlers(), *r._activities.get_all_handlers()]\n"
+        "print([h.id for h in found if h.fn.__module__.startswith('voicestack')])\n"
+    )
+    env = {**os.environ, "VOICESTACK_RESYNC_SECONDS": "not-a-number"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
-    registry = kopf.get_default_registry()
+
+def test_register_fills_the_given_registry() -> None:
+    registry = register(kopf.OperatorRegistry(), OperatorSettings(resync_seconds=7))
     changing = [h.id for h in registry._changing.get_all_handlers()]
     assert changing.count("stack_changed") == 3 and "stack_deleted" in changing  # resume, create, update
     watching = {h.id for h in registry._watching.get_all_handlers()}
     assert {"child-inferenceservices", "child-deployments", "voice_event"} <= watching, watching
-    assert [h.id for h in registry._spawning.get_all_handlers()] == ["resync"]
+    (timer,) = registry._spawning.get_all_handlers()
+    assert (timer.id, timer.interval) == ("resync", 7)
 
 
 def test_cli_runs_kopf_with_liveness(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -226,16 +226,6 @@ def test_voice_configmap_contract() -> None:
     assert configmap["binaryData"] == {"Anna_1.flac": base64.b64encode(sample).decode()}  # canonical base64
 
 
-def test_voice_configmap_names_match_the_router() -> None:
-    from voicestack_router.voice_store import configmap_name, voice_configmap
-
-    for voice in ("anna", "Anna_1", "a.b", "x" * 63):
-        assert labels.voice_configmap_name("demo", voice) == configmap_name("demo", voice)
-    routed = voice_configmap("demo", "default", "anna", "anna.wav", b"RIFF")
-    assert labels.voice_selector("demo")  # the operator discovers the router's ConfigMaps by these labels
-    assert routed["metadata"]["labels"] == labels.voice_labels("demo", "anna")
-
-
 def test_router_deployment_service_ingress() -> None:
     desired = build(full_spec())
     deployment = one(desired, "Deployment", "demo-router")
@@ -303,7 +293,7 @@ def test_router_yaml_loads_with_the_router_settings(
     loaded = load_settings(path)
     monkeypatch.setenv("ROUTER_CONFIG_FILE", str(path))
     from_env = RouterSettings()  # the way the router pod reads it (ROUTER_CONFIG_FILE)
-    assert loaded.model_dump(exclude={"config_file"}) == from_env.model_dump(exclude={"config_file"})
+    assert loaded.model_dump() == from_env.model_dump()
     assert loaded.voice_store == "configmap" and loaded.stack_name == "demo" and loaded.namespace == "default"
     assert loaded.asr_urls == ["http://demo-asr-predictor.default.svc.cluster.local"]
     expected_tts = [] if label == "knative" else ["http://demo-tts-predictor.default.svc.cluster.local"]

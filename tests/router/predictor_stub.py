@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import numpy as np
 import uvicorn
@@ -20,6 +21,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
+
+from voicestack.contracts.errors import ErrorCode, error_body
+from voicestack.text import normalize_text, split_sentences
 
 
 async def live(_: Request) -> JSONResponse:
@@ -42,11 +46,35 @@ async def predict(request: Request) -> JSONResponse:
                          "request_id": request.headers.get("x-request-id")})  # fmt: skip
 
 
+def stub_plan(body: dict[str, Any], sample_rate: int) -> dict[str, Any]:
+    """A ``/plan`` answer as the TTS predictor gives it: the text in sentences, one language for all."""
+    language = body.get("language") or "auto"
+    chunks = split_sentences(normalize_text(body["text"]))
+    return {
+        "language": "en" if language == "auto" else language,
+        "voice": body["voice"],
+        "sample_rate": sample_rate,
+        "chunks": [{"text": chunk, "stream": index == 0} for index, chunk in enumerate(chunks)],
+    }
+
+
+def _unknown_voice(body: dict[str, Any]) -> JSONResponse | None:
+    if body.get("voice") in VOICES:
+        return None
+    message = f"unknown voice {body.get('voice')!r}; available: {VOICES}"
+    return JSONResponse(error_body(message, ErrorCode.VOICE_NOT_FOUND), 400)
+
+
+async def plan(request: Request) -> JSONResponse:
+    body = await request.json()
+    return _unknown_voice(body) or JSONResponse(stub_plan(body, 22050))
+
+
 async def synthesize(request: Request) -> StreamingResponse | JSONResponse:
     """A tone, 0.05 s per character, at 22.05 kHz, in 0.1 s chunks (counts as the TTS route's shape)."""
     body = await request.json()
-    if body.get("voice") not in VOICES:
-        return JSONResponse({"error": f"unknown voice {body.get('voice')!r}; available: {VOICES}"}, 400)
+    if refused := _unknown_voice(body):
+        return refused
     samples = int(len(body["text"]) * 0.05 * 22050)
     tone = (np.sin(np.arange(samples) / 8) * 6000).astype("<i2").tobytes()
 
@@ -75,6 +103,7 @@ app = Starlette(
         Route("/v2/health/live", live),
         Route("/v2/health/ready", live),
         Route("/v1/models/{name}:predict", predict, methods=["POST"]),
+        Route("/v1/models/{name}/plan", plan, methods=["POST"]),
         Route("/v1/models/{name}/synthesize", synthesize, methods=["POST"]),
         Route("/v1/models/{name}/voices", voices),
     ]

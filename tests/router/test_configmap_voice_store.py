@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.operator.apiserver_emulator import Recorded
 from tests.operator.cluster import CONFIGMAPS, Cluster, emulated_cluster
+from tests.operator.fake_apiserver import Recorded
 from tests.operator.rbac import allowed
 from tests.router.conftest import API_KEY, Running, start_router
 from tests.support.assets import asset

@@ -8,16 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from voicestack.contracts.voices import voice_configmap_name as configmap_name
+from voicestack.contracts.voices import voice_selector
 from voicestack_router.errors import ApiError
 from voicestack_router.models_registry import resolve_model
 from voicestack_router.settings import load_settings
-from voicestack_router.voice_store import (
-    DirectoryVoiceStore,
-    VoiceStoreError,
-    configmap_name,
-    voice_configmap,
-    voice_selector,
-)
+from voicestack_router.voice_store import DirectoryVoiceStore, VoiceStoreError, voice_configmap
 
 
 def test_env_lists_and_yaml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.router.conftest import Running, start_router
+from tests.router.predictor_stub import stub_plan
 from tests.support.servers import free_port
 
 RATE = 24_000
@@ -62,10 +63,14 @@ def stub_app(port: int, calls: Calls) -> Starlette:
         headers = {"X-Sample-Rate": str(RATE), "X-Voice": body["voice"], "X-Language": "en"}
         return Response(level, media_type="audio/pcm", headers=headers)
 
+    async def plan(request: Request) -> JSONResponse:
+        return JSONResponse(stub_plan(await request.json(), RATE))
+
     return Starlette(
         routes=[
             Route("/v2/health/live", live),
             Route("/v2/health/ready", live),
+            Route("/v1/models/{name}/plan", plan, methods=["POST"]),
             Route("/v1/models/{name}/synthesize", synthesize, methods=["POST"]),
         ]
     )

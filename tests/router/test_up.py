@@ -21,6 +21,7 @@ import requests
 from pydantic import ValidationError
 
 from tests.router.conftest import ASR_MODEL, VITS_MODEL
+from tests.router.realtime_support import Session
 from tests.support.assets import PROJECT_ROOT, asset
 from tests.support.media import pcm16_wav
 from tests.support.servers import ServerProcess, free_port
@@ -53,6 +54,9 @@ def test_up_starts_everything_and_stops_on_a_signal(tmp_path: Path, stop: signal
         assert len(children) >= 3
         ids = {model["id"] for model in httpx.get(f"http://127.0.0.1:{port}/v1/models").json()["data"]}
         assert {"whisper-1", "tts-1"} <= ids
+        with Session(f"http://127.0.0.1:{port}") as realtime:  # its router found faster-whisper's Silero VAD
+            created = realtime.until("session.created")
+            assert created["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
         listening = {
             conn.laddr.ip
             for child in children

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voicestack.text import char_limit
 from voicestack_predictors.common.settings import ServingOptions
 from voicestack_predictors.tts import model as tts_model
 from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
+from voicestack_predictors.tts.engines.xtts import char_limit
 from voicestack_predictors.tts.model import EngineInfo, TtsModel
 from voicestack_predictors.tts.request import SpeechRequest
 from voicestack_predictors.tts.settings import EngineSettings
@@ -61,3 +61,11 @@ def test_chunks_keep_the_language_limit_after_an_idle_unload(monkeypatch: pytest
     chunks = asyncio.run(plan_after_unload())
     assert len(chunks) > 1
     assert max(len(chunk) for chunk in chunks) <= char_limit("ja") == 71
+
+
+def test_xtts_char_limits() -> None:
+    assert char_limit("en") == 250
+    assert char_limit("zh-cn") == 82
+    assert char_limit("ja") == 71
+    assert char_limit("xx") == 250
+    assert char_limit(None) == 250

@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from voicestack.text import (
-    char_limit,
     normalize_text,
     normalize_whitespace,
     sentences,
@@ -87,14 +86,6 @@ def test_normalize() -> None:
     assert normalize_text('He said "hi"') == 'He said "hi".'
     assert normalize_text("你好") == "你好。"
     assert normalize_text("") == ""
-
-
-def test_char_limits() -> None:
-    assert char_limit("en") == 250
-    assert char_limit("zh-cn") == 82
-    assert char_limit("ja") == 71
-    assert char_limit("xx") == 250
-    assert char_limit(None) == 250
 
 
 @pytest.mark.parametrize("seed", range(200))

@@ -9,14 +9,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from voicestack.contracts.models import ASR_MODEL_NAME, TTS_FAST_MODEL_NAME, TTS_MODEL_NAME
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels
 from voicestack_operator.manifests.voices import VOICE_DIR, voice_mount, voice_volume
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
-MODEL_NAMES = {"asr": "whisper", "tts": "xtts"}
-PIPER_MODEL_NAME = "piper"  # the TTS predictor's KServe model name with spec.tts.engine piper
+MODEL_NAMES = {"asr": ASR_MODEL_NAME, "tts": TTS_MODEL_NAME}
+PIPER_MODEL_NAME = TTS_FAST_MODEL_NAME  # the TTS predictor's KServe model name with spec.tts.engine piper
 PORT = 8080
 MODEL_MOUNT = "/mnt/models"
 COQUI_TOS_VARIABLE = "COQUI_TOS_AGREED"  # coqui-tts: the CPML was accepted

@@ -1,22 +1,37 @@
-"""Names and labels every child of a VoiceStack carries."""
+"""Names and labels every child of a VoiceStack carries (voice ConfigMaps' from ``voicestack.contracts``)."""
 
 from __future__ import annotations
 
-import hashlib
-import re
+from voicestack.contracts.voices import (
+    PART_OF,
+    PART_OF_LABEL,
+    STACK_LABEL,
+    VOICE_LABEL,
+    voice_configmap_name,
+    voice_labels,
+    voice_selector,
+)
 
-PART_OF = "voice-stack"
+__all__ = [
+    "PART_OF",
+    "PART_OF_LABEL",
+    "STACK_LABEL",
+    "VOICE_LABEL",
+    "voice_configmap_name",
+    "voice_labels",
+    "voice_selector",
+]
+
 MANAGED_BY = "voicestack-operator"
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 COMPONENT_LABEL = "app.kubernetes.io/component"
-PART_OF_LABEL = "app.kubernetes.io/part-of"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-STACK_LABEL = "voicestack.io/stack"
-VOICE_LABEL = "voicestack.io/voice"
 
-LAST_APPLIED_ANNOTATION = "voicestack.io/last-applied"
+# Written by operators before server-side apply (removed from a child on its first apply).
+LEGACY_LAST_APPLIED_ANNOTATION = "voicestack.io/last-applied"
+APPLIED_HASH_ANNOTATION = "voicestack.io/applied-hash"
 CONFIG_CHECKSUM_ANNOTATION = "voicestack.io/config-checksum"
 
 
@@ -30,28 +45,9 @@ def standard_labels(stack: str, component: str) -> dict[str, str]:
     return {**selector_labels(stack, component), PART_OF_LABEL: PART_OF, MANAGED_BY_LABEL: MANAGED_BY}
 
 
-def voice_labels(stack: str, voice: str) -> dict[str, str]:
-    """Labels of a voice ConfigMap (docs/contracts.md), alike whether the operator or the router made it."""
-    return {STACK_LABEL: stack, VOICE_LABEL: voice, PART_OF_LABEL: PART_OF}
-
-
-def voice_selector(stack: str) -> str:
-    """Label selector of every voice ConfigMap of a stack (operator- and router-made)."""
-    return f"{STACK_LABEL}={stack},{PART_OF_LABEL}={PART_OF},{VOICE_LABEL}"
-
-
 def isvc_name(stack: str, engine: str) -> str:
     return f"{stack}-{engine}"
 
 
 def router_name(stack: str) -> str:
     return f"{stack}-router"
-
-
-def voice_configmap_name(stack: str, voice: str) -> str:
-    """``<stack>-voice-<voice>`` as a DNS-1123 name; the router's voices API names its ConfigMaps alike."""
-    base = re.sub(r"[^a-z0-9-]+", "-", f"{stack}-voice-{voice}".lower()).strip("-")
-    if base == f"{stack}-voice-{voice}" and len(base) <= 253:
-        return base
-    digest = hashlib.sha256(voice.encode()).hexdigest()[:8]
-    return f"{base[:240].rstrip('-')}-{digest}"

@@ -148,7 +148,11 @@ def service(stack: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def default_ingress_annotations(spec: dict[str, Any]) -> dict[str, str]:
-    """ingress-nginx settings Bazarr needs: whole media files in one request, long transcriptions."""
+    """ingress-nginx settings Bazarr needs: whole media files in one request, long transcriptions.
+
+    The read/send timeouts also keep realtime WebSockets (``/v1/realtime``) open while a client is quiet:
+    nginx upgrades WebSockets by itself, and 600 s by default is above the router's realtime idle limit.
+    """
     limits = spec["router"]["limits"]
     timeout = str(limits["requestTimeoutSeconds"])
     return {

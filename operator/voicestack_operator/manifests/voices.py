@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from voicestack.contracts.voices import SAMPLE_EXTENSIONS
 from voicestack_operator.manifests import labels
 from voicestack_operator.spec import decoded_voice
 
 VOICE_DIR = "/voices"
 VOLUME_NAME = "voices"
-AUDIO_EXTENSIONS = {".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4"}
 
 
 def voice_configmap(stack: str, namespace: str, voice: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def inline_voice_configmaps(stack: str, namespace: str, tts: dict[str, Any]) -> 
 
 def _referenced_file_name(voice: dict[str, Any]) -> str:
     suffix = PurePosixPath(voice["configMapKeyRef"]["key"]).suffix.lower()
-    extension = suffix if suffix in AUDIO_EXTENSIONS else f".{voice.get('format', 'wav')}"
+    extension = suffix if suffix in SAMPLE_EXTENSIONS else f".{voice.get('format', 'wav')}"
     return f"{voice['name']}{extension}"
 
 

@@ -16,6 +16,7 @@ from kserve.protocol.infer_type import InferResponse
 
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines import AsrEngine, create_engine
+from voicestack_predictors.asr.language_vote import detection_windows
 from voicestack_predictors.asr.protocol import AudioRequest, parse_request, respond
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.asr.transcription import Transcription
@@ -113,6 +114,12 @@ class AsrModel(ManagedModel[AsrEngine]):
             raise InvalidInput(
                 f"detect_lang_offset ({options.detect_lang_offset:g} s) is past the end of the audio "
                 f"({audio.duration:.2f} s)"
+            )
+        if detects and not detection_windows(
+            len(audio.samples), audio.sample_rate, options.detect_lang_offset, options.detect_lang_length
+        ):  # e.g. detect_lang_length=1e-300: not one sample to listen to
+            raise InvalidInput(
+                f"detect_lang_length ({options.detect_lang_length:g} s) holds no audio to detect a language"
             )
         return Transcription(self.name, audio, options, self.settings)
 

@@ -19,7 +19,8 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from voicestack_predictors.asr.request_options import AsrOptions, parse_options
+from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError, header_fields
+from voicestack.contracts.audio import ASR_SAMPLE_RATE, PCM_CONTENT_TYPE
 from voicestack_predictors.common.audio import (
     AudioDecodeError,
     AudioTooLong,
@@ -30,9 +31,7 @@ from voicestack_predictors.common.audio import (
 from voicestack_predictors.common.errors import PayloadTooLarge
 from voicestack_predictors.common.kserve_adapter import v2_input_values, v2_parameters
 
-OPTIONS_HEADER = "x-voicestack-options"
-PCM_CONTENT_TYPES = {"audio/pcm", "audio/l16", "audio/x-raw"}
-SAMPLE_RATE = 16000
+PCM_CONTENT_TYPES = {PCM_CONTENT_TYPE, "audio/l16", "audio/x-raw"}
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,8 @@ class AudioRequest:
         limit = server_limit if requested is None else min(requested, server_limit)
         try:
             if self.pcm:
-                return decode_pcm_s16le(self.data, SAMPLE_RATE, max_seconds=limit)
-            return decode_audio(self.data, SAMPLE_RATE, max_seconds=limit)
+                return decode_pcm_s16le(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
+            return decode_audio(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
         except AudioTooLong as exc:
             raise PayloadTooLarge(str(exc)) from exc
         except AudioDecodeError as exc:
@@ -86,17 +85,19 @@ def respond(request: AudioRequest, result: dict[str, Any], model_name: str) -> d
     )
 
 
-def _header_options(headers: Mapping[str, str]) -> dict[str, Any]:
-    text = headers.get(OPTIONS_HEADER)
-    if not text:
-        return {}
+def parse_options(raw: Mapping[str, Any] | None) -> AsrOptions:
+    """The request's options (``voicestack.contracts.asr_options``); a bad one is a 400."""
     try:
-        options = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the X-VoiceStack-Options header is not valid JSON: {exc}") from exc
-    if not isinstance(options, dict):
-        raise InvalidInput("the X-VoiceStack-Options header must hold a JSON object")
-    return options
+        return AsrOptions.parse(raw)
+    except AsrOptionsError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _header_options(headers: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        return header_fields(headers.get(OPTIONS_HEADER.lower()))
+    except AsrOptionsError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def _v1_raw(body: bytes, headers: Mapping[str, str]) -> AudioRequest:

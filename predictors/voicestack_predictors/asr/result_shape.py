@@ -9,19 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-SEGMENT_FIELDS = (
-    "id",
-    "seek",
-    "start",
-    "end",
-    "text",
-    "tokens",
-    "temperature",
-    "avg_logprob",
-    "compression_ratio",
-    "no_speech_prob",
-)
-
 
 def _seconds(value: Any) -> float:
     return round(float(value), 3)

@@ -7,13 +7,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from voicestack.contracts.models import ASR_MODEL_NAME
 from voicestack_predictors.common.audio import DEFAULT_MAX_SECONDS
 from voicestack_predictors.common.settings import DEFAULT_DOC, KSERVE_FLAG, PredictorSettings, ServingOptions
 
 ENGINES = ("faster-whisper", "whisper")
 DEVICES = ("auto", "cpu", "cuda")
 ENV_PREFIX = "ASR"
-DEFAULT_MODEL_NAME = "whisper"
+DEFAULT_MODEL_NAME = ASR_MODEL_NAME
 # Whisper's decoder context is 448 tokens; a prompt of previous text may take up to 224 of them.
 MAX_NEW_TOKENS_LIMIT = 220
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from voicestack.contracts.asr_options import AsrOptions
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines.base import (
     FALLBACK_TEMPERATURES,
@@ -20,7 +21,6 @@ from voicestack_predictors.asr.engines.base import (
 )
 from voicestack_predictors.asr.engines.memory import release_freed_memory
 from voicestack_predictors.asr.language_vote import LanguageVote, vote
-from voicestack_predictors.asr.request_options import AsrOptions
 from voicestack_predictors.asr.result_shape import detection_result, shape_segment, transcription_result
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.audio import DecodedAudio

@@ -122,9 +122,11 @@ def _decode_container(
 ) -> tuple[DecodedAudio, float | None, str | None]:
     """The first audio track decoded, the duration the file declares, and the error that ended decoding."""
     if not container.streams.audio:
-        found = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
+        found = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "none"
         raise AudioDecodeError(f"the input has no audio track (streams found: {found})")
     stream = container.streams.audio[0]
+    if stream.codec_context is None:  # a header naming no codec FFmpeg has (WAV format tag 0, 0 bits…)
+        raise AudioDecodeError("the audio track's codec is unknown or its parameters are invalid")
     source_rate = stream.codec_context.sample_rate or None
     if source_rate is not None:
         _check_rate(source_rate)
@@ -320,12 +322,19 @@ def _decode_stream(
                     buffer.append(out.to_ndarray().reshape(-1))
     except av.FFmpegError as exc:  # corrupt or cut-off data: keep what was decoded, report the rest
         error = _ffmpeg_reason(exc)
-    for out in resampler.resample(None):
-        buffer.append(out.to_ndarray().reshape(-1))
+    try:
+        for out in resampler.resample(None):
+            buffer.append(out.to_ndarray().reshape(-1))
+    except av.FFmpegError as exc:  # a layout the resampler cannot convert (255 channels) fails here too
+        error = error or _ffmpeg_reason(exc)
     samples = buffer.finish()
     # Resampling can overshoot full scale slightly (ringing); keep the documented [-1, 1] range.
     np.clip(samples, -1.0, 1.0, out=samples)
     return samples, error
+
+
+def _codec_name(stream: av.stream.Stream) -> str:
+    return stream.codec_context.name if stream.codec_context is not None else "unknown"
 
 
 def _ffmpeg_reason(exc: av.FFmpegError) -> str:

@@ -18,7 +18,6 @@ from voicestack_predictors.common.kserve_adapter import v2_parameters
 
 MIN_SPEED = 0.25
 MAX_SPEED = 4.0
-KNOWN_KEYS = {"text", "input", "voice", "language", "speed", "model", "response_format", "stream"}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""Routes beside KServe's: the streaming ``/synthesize`` (raw s16le PCM) and the voice listing.
+"""Routes beside KServe's: ``/plan`` (how a text will be spoken), the streaming ``/synthesize`` (raw s16le
+PCM) and the voice listing.
 
 They are added to KServe's app (``common.kserve_adapter.add_route``) before the server starts, like the
 readiness routes in ``voicestack_predictors.common.server``. Everything that can be wrong with a request
-is checked before the response starts (a 400 JSON error); an engine failure after that aborts the stream,
-which the client sees as a truncated body.
+is checked before the response starts (a 400 JSON error with a ``code``, ``voicestack.contracts.errors``);
+an engine failure after that aborts the stream, which the client sees as a truncated body.
 """
 
 from __future__ import annotations
@@ -19,19 +20,21 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from kserve.errors import InferenceError, InvalidInput
 
+from voicestack.contracts.errors import ErrorCode, error_body
 from voicestack_predictors.common import kserve_adapter
+from voicestack_predictors.common.errors import refusal_code
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.tts import metrics
 from voicestack_predictors.tts.engines import UnspeakableText
-from voicestack_predictors.tts.model import TtsModel
+from voicestack_predictors.tts.model import Plan, TtsModel
 from voicestack_predictors.tts.pcm import to_pcm16
-from voicestack_predictors.tts.request import parse_speech
+from voicestack_predictors.tts.request import SpeechRequest, parse_speech
 
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, code: ErrorCode | None = None) -> JSONResponse:
+    return JSONResponse(error_body(message, code), status_code=status)
 
 
 def _header(value: str) -> str:
@@ -39,24 +42,42 @@ def _header(value: str) -> str:
 
 
 def install(model: TtsModel) -> None:
-    async def synthesize(model_name: str, request: Request) -> Response:
-        if model_name != model.name:
-            return _error(404, f"Model with name {model_name} does not exist.")
-        request_id = request.headers.get("x-request-id")
-        started = time.perf_counter()
+    async def planned(request: Request, route: str) -> tuple[SpeechRequest, Plan] | JSONResponse:
+        """The request's body checked and planned, or the error response (400 with a code, or 500)."""
         try:
             try:
                 body = json.loads(await request.body())
             except ValueError as exc:
                 raise InvalidInput(f"the body must be JSON: {exc}") from exc
             speech = parse_speech(body)
-            plan = await model.plan(speech)
+            return speech, await model.plan(speech)
         except InvalidInput as exc:
-            metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
-            return _error(400, str(exc))
+            metrics.REQUESTS.labels(model.name, route, "invalid").inc()
+            return _error(400, str(exc), refusal_code(exc))
         except InferenceError as exc:
-            metrics.REQUESTS.labels(model.name, "stream", "error").inc()
+            metrics.REQUESTS.labels(model.name, route, "error").inc()
             return _error(500, str(exc))
+
+    async def plan(model_name: str, request: Request) -> JSONResponse:
+        """How a text will be spoken (language, voice, chunks), decided once for the whole text: the
+        router synthesizes each chunk with that language and voice (``docs/tts-predictor.md``)."""
+        if model_name != model.name:
+            return _error(404, f"Model with name {model_name} does not exist.")
+        outcome = await planned(request, "plan")
+        if isinstance(outcome, JSONResponse):
+            return outcome
+        metrics.REQUESTS.labels(model.name, "plan", "ok").inc()
+        return JSONResponse(outcome[1].describe())
+
+    async def synthesize(model_name: str, request: Request) -> Response:
+        if model_name != model.name:
+            return _error(404, f"Model with name {model_name} does not exist.")
+        request_id = request.headers.get("x-request-id")
+        started = time.perf_counter()
+        outcome = await planned(request, "stream")
+        if isinstance(outcome, JSONResponse):
+            return outcome
+        speech, plan = outcome
         log.info(
             "request %s: stream %d chars in %d chunk(s), %s, voice %s",
             request_id or "-",
@@ -74,7 +95,7 @@ def install(model: TtsModel) -> None:
         except UnspeakableText as exc:
             metrics.REQUESTS.labels(model.name, "stream", "invalid").inc()
             await pieces.aclose()
-            return _error(400, str(exc))
+            return _error(400, str(exc), ErrorCode.UNSPEAKABLE_TEXT)
         except StopAsyncIteration:
             first = np.zeros(0, dtype=np.float32)
         except Exception as exc:
@@ -113,5 +134,6 @@ def install(model: TtsModel) -> None:
             return _error(404, f"Model with name {model_name} does not exist.")
         return JSONResponse(await model.list_voices())
 
+    kserve_adapter.add_route("/v1/models/{model_name}/plan", plan, ["POST"])
     kserve_adapter.add_route("/v1/models/{model_name}/synthesize", synthesize, ["POST"])
     kserve_adapter.add_route("/v1/models/{model_name}/voices", voices, ["GET"])

@@ -9,11 +9,12 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from voicestack.contracts.models import TTS_MODEL_NAME
 from voicestack.models import CATALOGUE, resolve_model
 from voicestack_predictors.common.settings import DEFAULT_DOC, KSERVE_FLAG, PredictorSettings, ServingOptions
 
 DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
-DEFAULT_MODEL_NAME = "xtts"
+DEFAULT_MODEL_NAME = TTS_MODEL_NAME
 # auto: a Piper voice (.onnx + .onnx.json) → piper; a coqui-tts model → xtts or coqui by its config.json.
 ENGINES = ("auto", "piper", "xtts", "coqui")
 ENV_PREFIX = "TTS"

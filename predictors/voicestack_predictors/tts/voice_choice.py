@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from kserve.errors import InvalidInput
-
+from voicestack.contracts.errors import ErrorCode
+from voicestack.contracts.voices import OPENAI_VOICES
 from voicestack.text import shown
-from voicestack.voices import OPENAI_VOICES
+from voicestack_predictors.common.errors import Refused
 from voicestack_predictors.tts.engines.base import EngineInfo, VoiceChoice
 from voicestack_predictors.tts.settings import EngineSettings
 from voicestack_predictors.tts.voices import Voice, VoiceLibrary
@@ -73,7 +73,7 @@ class VoiceChooser:
         }
 
     async def choose(self, requested: str | None, info: EngineInfo) -> tuple[str, VoiceChoice]:
-        """The voice's name and what the engine takes; ``InvalidInput`` saying what is available."""
+        """The voice's name and what the engine takes; ``Refused`` (with a code) saying what is available."""
         voices = await self.voices(info)
         unclonable = await self.unclonable(info)
         builtin = info.builtin_voices
@@ -81,29 +81,32 @@ class VoiceChooser:
         if not usable:
             folder = self.settings.voices_dir
             where = f"add samples to {folder}" if folder else "set --voices_dir"
-            raise InvalidInput(f"no voices are available: {where}")
+            raise Refused(f"no voices are available: {where}", ErrorCode.VOICE_NOT_FOUND)
         name = requested or self.default_voice(voices, builtin)
         aliases = self.aliases(voices, builtin)
         if name not in voices and name not in builtin:
             alias = (aliases.get(name) or aliases.get(name.lower())) if name else None
             if name in unclonable or alias in unclonable:
-                raise InvalidInput(_clone_refusal(name if name in unclonable else str(alias), info))
+                refusal = _clone_refusal(name if name in unclonable else str(alias), info)
+                raise Refused(refusal, ErrorCode.VOICE_UNUSABLE)
             if alias is None:
-                raise InvalidInput(
+                raise Refused(
                     f"unknown voice {shown(str(requested))}; available voices: {', '.join(usable)}; "
-                    f"aliases: {', '.join(sorted(aliases)) or 'none'}"
+                    f"aliases: {', '.join(sorted(aliases)) or 'none'}",
+                    ErrorCode.VOICE_NOT_FOUND,
                 )
             if alias not in voices and alias not in builtin:
-                raise InvalidInput(
+                raise Refused(
                     f"voice {shown(str(requested))} is an alias of {shown(alias)}, which does not exist; "
-                    f"available voices: {', '.join(usable)}"
+                    f"available voices: {', '.join(usable)}",
+                    ErrorCode.VOICE_UNUSABLE,
                 )
             name = alias
         assert name is not None
         if name in voices:
             voice = voices[name]
             if voice.error:
-                raise InvalidInput(voice.error)
+                raise Refused(voice.error, ErrorCode.VOICE_UNUSABLE)
             return name, voice
         return name, name
 

@@ -20,13 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from voicestack.contracts.voices import SAMPLE_EXTENSIONS
 from voicestack_predictors.common.audio import AudioDecodeError, AudioTooLong, decode_audio
 
 log = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = {
-    ".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".wma", ".aiff", ".aif",
-}  # fmt: skip
 METADATA_FILE = "voice.json"  # in a voice folder; a file voice's metadata is <name>.json beside it
 
 
@@ -128,7 +126,7 @@ class VoiceLibrary:
                     meta: Path | None = path / METADATA_FILE
                     meta = meta if meta is not None and meta.is_file() else None
                     listings.append(_Listing(entry.name, "directory", files, meta))
-            elif ext.lower() in AUDIO_EXTENSIONS and path.is_file():
+            elif ext.lower() in SAMPLE_EXTENSIONS and path.is_file():
                 meta = self.root / f"{stem}.json"
                 listings.append(_Listing(stem, "file", (path,), meta if meta.is_file() else None))
         return listings
@@ -192,7 +190,7 @@ class VoiceLibrary:
 
 
 def _is_audio(path: Path) -> bool:
-    return path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
+    return path.suffix.lower() in SAMPLE_EXTENSIONS and path.is_file()
 
 
 def _metadata_language(path: Path | None) -> str | None:

@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from voicestack.contracts.audio import ASR_SAMPLE_RATE as SAMPLE_RATE
+
+__all__ = ["SAMPLE_RATE"]
 # OpenAI's fallback schedule: retry a window at a higher temperature when its output looks degenerate.
 FALLBACK_TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 # Whisper's own default beam, kept wherever an engine has no better measured choice for a path.

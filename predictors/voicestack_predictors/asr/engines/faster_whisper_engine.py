@@ -21,8 +21,8 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 
 from voicestack_predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
 from voicestack_predictors.asr.engines.cues import split_window
-from voicestack_predictors.asr.engines.devices import ctranslate2_cuda, resolve_device
 from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.devices import ctranslate2_cuda, resolve_device
 
 log = logging.getLogger(__name__)
 

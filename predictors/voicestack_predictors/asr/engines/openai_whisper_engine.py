@@ -20,8 +20,8 @@ import torch
 import whisper
 
 from voicestack_predictors.asr.engines.base import DEFAULT_BEAM_SIZE, SAMPLE_RATE, AsrEngine, DecodeOptions
-from voicestack_predictors.asr.engines.devices import resolve_device, torch_cuda
 from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.common.devices import resolve_device, torch_cuda
 
 log = logging.getLogger(__name__)
 

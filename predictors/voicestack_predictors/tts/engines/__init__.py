@@ -14,25 +14,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+from voicestack_predictors.common.devices import resolve_device, torch_cuda
 from voicestack_predictors.tts.engines.base import TtsEngine, UnspeakableText, VoiceChoice
 from voicestack_predictors.tts.engines.piper import voice_files
 from voicestack_predictors.tts.settings import EngineSettings, resolve_model_source
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TtsEngine", "UnspeakableText", "VoiceChoice", "create_engine", "resolve_device"]
+__all__ = ["TtsEngine", "UnspeakableText", "VoiceChoice", "create_engine"]
 
 CHECKPOINT_NAMES = ("model.pth", "model_file.pth", "best_model.pth", "checkpoint.pth")
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but torch sees no CUDA device")
-    return device
 
 
 def _local_model(path: Path) -> tuple[Path, Path]:
@@ -110,7 +101,7 @@ def create_engine(settings: EngineSettings) -> TtsEngine:
         return PiperEngine(*piper_voice, device)
     if piper_voice is not None:
         raise ValueError(f"{source!r} is a Piper voice; use --engine piper (or auto) for it")
-    device = resolve_device(settings.device)
+    device = resolve_device(settings.device, torch_cuda)
     if local.exists():
         checkpoint, config = _local_model(local)
     elif COQUI_NAME.match(source):

@@ -30,6 +30,9 @@ class TtsEngine(ABC):
     languages: list[str]
     builtin_voices: list[str]
     device: str = "cpu"
+    # Whether ``streaming`` makes a difference: the first chunk is generated incrementally (early audio, at
+    # a higher total cost). Engines that always generate a chunk whole ignore ``streaming``.
+    incremental: bool = False
 
     def char_limit(self, language: str) -> int:
         """Longest text chunk the model takes at once in ``language``."""
@@ -61,6 +64,7 @@ class EngineInfo:
     languages: list[str]
     builtin_voices: list[str]
     char_limits: dict[str, int]  # longest chunk per language, so planning never needs the engine itself
+    incremental: bool  # can generate a chunk incrementally (audio before it is done), at a cost
 
     @classmethod
     def of(cls, engine: TtsEngine) -> EngineInfo:
@@ -71,4 +75,5 @@ class EngineInfo:
             list(engine.languages),
             list(engine.builtin_voices),
             {language: engine.char_limit(language) for language in engine.languages},
+            engine.incremental,
         )

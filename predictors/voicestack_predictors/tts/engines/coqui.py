@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicestack.voices import DEFAULT_VOICE
+from voicestack.contracts.voices import DEFAULT_VOICE
 from voicestack_predictors.tts.engines.base import TtsEngine, UnspeakableText, VoiceChoice
 from voicestack_predictors.tts.language import normalize_code
 from voicestack_predictors.tts.pcm import time_stretch

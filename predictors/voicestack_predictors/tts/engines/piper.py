@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voicestack_predictors.common.devices import onnx_cuda, resolve_device
 from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
 from voicestack_predictors.tts.language import normalize_code
 
@@ -60,18 +61,9 @@ def voice_files(path: Path) -> tuple[Path, Path] | None:
 
 
 def onnx_device(device: str) -> str:
-    """``auto`` → cuda when ONNX Runtime has its CUDA provider (the onnxruntime-gpu build), else cpu."""
-    import onnxruntime
-
-    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    if device == "auto":
-        return "cuda" if has_cuda else "cpu"
-    if device == "cuda" and not has_cuda:
-        raise RuntimeError(
-            "--device cuda was asked for, but ONNX Runtime has no CUDA provider (install onnxruntime-gpu); "
-            "Piper runs well on CPU: use --device cpu or auto"
-        )
-    return device
+    """The device ONNX Runtime runs a Piper voice on."""
+    hint = " (ONNX Runtime has no CUDA provider: install onnxruntime-gpu; Piper runs well on CPU)"
+    return resolve_device(device, onnx_cuda, hint)
 
 
 class PiperEngine(TtsEngine):

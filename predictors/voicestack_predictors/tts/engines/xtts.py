@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from voicestack.text import char_limit
+from voicestack.text import DEFAULT_CHAR_LIMIT
 from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
 from voicestack_predictors.tts.language import normalize_code
 from voicestack_predictors.tts.voices import Voice
@@ -23,11 +23,41 @@ log = logging.getLogger(__name__)
 
 LATENT_CACHE_SIZE = 64
 CONDITIONING_RATE = 22050  # XTTS computes its conditioning from 22.05 kHz audio
+# XTTS-v2's per-language character limits (``TTS.tts.layers.xtts.tokenizer.VoiceBpeTokenizer``).
+XTTS_CHAR_LIMITS: dict[str, int] = {
+    "en": 250,
+    "de": 253,
+    "fr": 273,
+    "es": 239,
+    "it": 213,
+    "pt": 203,
+    "pl": 224,
+    "zh": 82,
+    "zh-cn": 82,
+    "ar": 166,
+    "cs": 186,
+    "ru": 182,
+    "nl": 251,
+    "tr": 226,
+    "ja": 71,
+    "hu": 224,
+    "ko": 95,
+    "hi": 150,
+}
+
+
+def char_limit(language: str | None) -> int:
+    """XTTS's character limit for a language code such as ``en`` or ``zh-cn``."""
+    if not language:
+        return DEFAULT_CHAR_LIMIT
+    code = language.lower()
+    return XTTS_CHAR_LIMITS.get(code, XTTS_CHAR_LIMITS.get(code.split("-")[0], DEFAULT_CHAR_LIMIT))
 
 
 class XttsEngine(TtsEngine):
     kind = "xtts"
     supports_cloning = True
+    incremental = True
 
     def __init__(self, directory: Path, device: str, stream_chunk_tokens: int = 20) -> None:
         from TTS.tts.configs.xtts_config import XttsConfig

@@ -1,4 +1,4 @@
-"""A Kubernetes API server emulator for running the real Kopf operator in tests, built on kmock.
+"""A stand-in Kubernetes API server (not a real one) for running the real Kopf operator fast, built on kmock.
 
 kmock (by Kopf's author) serves Kubernetes-shaped HTTP and API discovery; its own ``KubernetesEmulator`` keeps
 objects as plain merged dicts. This emulator keeps kmock's server, request parsing and discovery
@@ -8,6 +8,8 @@ on:
 - server-set ``uid``, ``resourceVersion`` (one cluster-wide counter), ``generation`` (bumped on changes
   outside metadata/status), ``creationTimestamp``; ``generateName``;
 - a no-op write changes nothing (no new resourceVersion, no watch event) — as the real server does;
+- apply patches only as "create, else JSON merge patch": no field ownership, so it cannot show server-side
+  apply's removal of fields an applier stopped sending (tests/cluster/ does, against a real API server);
 - JSON merge patch, strategic merge patch (treated as merge patch), JSON patch with ``test`` → 422 on a failed
   test, PUT replace; ``metadata.resourceVersion`` preconditions → 409;
 - the ``status`` subresource: main-resource writes ignore ``status``, status writes change only ``status``;
@@ -42,6 +44,7 @@ Key = tuple[str, str, str]  # group, version, plural
 ObjKey = tuple[Key, str | None, str]  # resource, namespace, name
 Validator = Callable[[dict[str, Any]], list[str]]
 
+APPLY_PATCH = "application/apply-patch+yaml"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -210,7 +213,7 @@ def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
 
 
 @attrs.define(kw_only=True)
-class ApiServerEmulator(kmock.KubernetesScaffold):
+class FakeApiServer(kmock.KubernetesScaffold):
     """kmock's Kubernetes scaffold (HTTP, discovery, errors) with an API-server-like object store."""
 
     specs: dict[Key, ResourceSpec] = attrs.field(factory=dict)
@@ -393,6 +396,9 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
 
     async def _create(self, spec: ResourceSpec, request: rendering.Request) -> dict[str, Any]:
         body = copy.deepcopy(request.data)
+        return await self._insert(spec, request.namespace, body)
+
+    async def _insert(self, spec: ResourceSpec, request_namespace: str | None, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ApiStatus(400, "BadRequest", "the body must be a JSON object")
         meta = body.setdefault("metadata", {})
@@ -402,7 +408,7 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         if not meta.get("name"):
             raise ApiStatus(422, "Invalid", "metadata.name: Required value")
-        namespace = request.namespace if spec.namespaced else None
+        namespace = request_namespace if spec.namespaced else None
         if spec.namespaced and meta.get("namespace") not in (None, namespace):
             raise ApiStatus(400, "BadRequest", "the namespace of the object does not match the request")
         key = (spec.key, namespace, meta["name"])
@@ -472,9 +478,17 @@ class ApiServerEmulator(kmock.KubernetesScaffold):
     async def _patch(self, spec: ResourceSpec, request: rendering.Request) -> dict[str, Any]:
         status_only = self._check_subresource(spec, request)
         key = (spec.key, request.namespace, request.name or "")
-        old = self._get(spec, request.namespace, request.name)
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
-        if content_type == "application/json-patch+json":
+        if content_type == APPLY_PATCH and key not in self.objects and not status_only:
+            return await self._insert(spec, request.namespace, copy.deepcopy(request.data))
+        old = self._get(spec, request.namespace, request.name)
+        if content_type == APPLY_PATCH:
+            # NOT server-side apply: no managedFields, so a field the applier stops sending stays. The
+            # semantics that need field ownership are tested against the real API server (tests/cluster).
+            if not isinstance(request.data, dict) or not request.params.get("fieldManager"):
+                raise ApiStatus(400, "BadRequest", "an apply patch needs an object and a fieldManager")
+            new = merge_patch(old, request.data)
+        elif content_type == "application/json-patch+json":
             if not isinstance(request.data, list):
                 raise ApiStatus(400, "BadRequest", "a JSON patch must be a list of operations")
             new = json_patch(old, request.data)

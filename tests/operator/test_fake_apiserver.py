@@ -1,4 +1,4 @@
-"""The API-server emulator does what kmock alone does not and Kopf relies on (over real HTTP)."""
+"""The stand-in API server does what kmock alone does not and Kopf relies on (over real HTTP)."""
 
 from __future__ import annotations
 
@@ -125,6 +125,18 @@ def test_json_patch_test_failure_is_422(api: Cluster) -> None:
         {"op": "replace", "path": "/data/k", "value": "w"},
     ]
     assert call(api, "PATCH", f"{CM}/jp", passed, json_patch)[1]["data"] == {"k": "w"}
+
+
+def test_apply_is_create_or_merge_and_says_so(api: Cluster) -> None:
+    """Only an approximation of server-side apply (no field ownership): create if missing, else merge."""
+    apply, manager = "application/apply-patch+yaml", {"fieldManager": "voicestack-operator", "force": "true"}
+    status, made = call(api, "PATCH", f"{CM}/ap", configmap("ap", data={"a": "1", "b": "2"}), apply, manager)
+    assert status == 200 and made["metadata"]["uid"] and made["data"] == {"a": "1", "b": "2"}
+    status, again = call(api, "PATCH", f"{CM}/ap", configmap("ap", data={"a": "1", "b": "2"}), apply, manager)
+    assert again["metadata"]["resourceVersion"] == made["metadata"]["resourceVersion"], "a no-op apply"
+    _, merged = call(api, "PATCH", f"{CM}/ap", configmap("ap", data={"a": "3"}), apply, manager)
+    assert merged["data"] == {"a": "3", "b": "2"}, "b stays here; a real server would remove it"
+    assert call(api, "PATCH", f"{CM}/ap", configmap("ap"), apply)[0] == 400, "no fieldManager"
 
 
 def test_watch_resumes_from_a_resource_version(api: Cluster) -> None:

@@ -1,4 +1,6 @@
-"""Whisper's language codes and the lower-case English names OpenAI and whisper-asr-webservice answer with."""
+"""Whisper's languages (the same 100 in faster-whisper and openai-whisper): codes and the lower-case English
+names OpenAI and whisper-asr-webservice answer with. The router validates requests against this table and the
+ASR predictor validates options against it without loading an engine."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ _PAIRS = (
 
 LANGUAGES: dict[str, str] = dict(pair.split(" ", 1) for pair in _PAIRS.split("|"))  # type: ignore[misc]
 """Code → name, e.g. ``"en"`` → ``"english"``."""
+
+WHISPER_LANGUAGES: frozenset[str] = frozenset(LANGUAGES)
 
 _BY_NAME = {name: code for code, name in LANGUAGES.items()}
 
