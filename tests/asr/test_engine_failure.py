@@ -18,7 +18,7 @@ from voicestack_predictors.asr import model as asr_model
 from voicestack_predictors.asr.engines.base import AsrEngine, DecodeOptions
 from voicestack_predictors.asr.model import AsrModel
 from voicestack_predictors.asr.settings import EngineSettings
-from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.common.settings import ServingOptions
 
 
 class FailingEngine(AsrEngine):
@@ -58,9 +58,9 @@ def test_a_failure_is_an_inference_error_with_the_reason(monkeypatch: pytest.Mon
     model = make_model(monkeypatch, good_segments=0)
     for _ in range(2):  # the model is not broken for good: the next request runs (and fails) again
         with pytest.raises(InferenceError, match="transcription failed: RuntimeError: the decoder ran out"):
-            asyncio.run(model.predict(WAV, headers()))
+            asyncio.run(model(WAV, headers()))
         with pytest.raises(InferenceError, match="transcription failed: RuntimeError: the decoder ran out"):
-            asyncio.run(model.predict(WAV, headers(stream=True)))  # before the first line: a plain 500
+            asyncio.run(model(WAV, headers(stream=True)))  # before the first line: a plain 500
     assert model.is_loaded and model.gate.active == 0 and model.gate.waiting == 0
 
 
@@ -68,7 +68,7 @@ def test_a_failure_mid_stream_ends_with_an_error_line(monkeypatch: pytest.Monkey
     model = make_model(monkeypatch, good_segments=2)
 
     async def lines() -> list[dict[str, Any]]:
-        stream = await model.predict(WAV, headers(stream=True))
+        stream, _ = await model(WAV, headers(stream=True))  # preprocess → predict → postprocess
         assert isinstance(stream, AsyncIterator)
         return [json.loads(line) async for line in stream]
 

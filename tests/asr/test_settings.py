@@ -6,18 +6,38 @@ from pathlib import Path
 
 import pytest
 
-from tests.asr.doc_flags import check_documented_flags, documented_flags
+from tests.support.settings_doc import (
+    check_bad_values,
+    check_to_env_round_trip,
+    check_variables_and_flags,
+    documented_rows,
+    generated_rows,
+)
 from voicestack_predictors.asr.__main__ import build_parser
-from voicestack_predictors.asr.settings import EngineSettings
+from voicestack_predictors.asr.settings import AsrServing, EngineSettings
+
+MODELS = (EngineSettings, AsrServing)
 
 
-def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    check_documented_flags("asr-predictor.md", "ASR", build_parser, monkeypatch)
+def test_the_docs_table_is_the_settings_models() -> None:
+    """docs/asr-predictor.md lists exactly the fields, their variables, defaults and meanings."""
+    assert documented_rows("asr-predictor.md") == generated_rows(*MODELS), (
+        "regenerate: python -c 'from tests.support.settings_doc import rewrite_table; from tests.asr"
+        '.test_settings import MODELS; rewrite_table("asr-predictor.md", *MODELS)\''
+    )
 
 
-def test_the_issue_variables_are_documented() -> None:
-    envs = set(documented_flags("asr-predictor.md", "ASR").values())
-    assert {"ASR_ENGINE", "ASR_MODEL", "ASR_DEVICE", "ASR_COMPUTE_TYPE", "ASR_VAD_ENABLED"} <= envs
+def test_every_variable_sets_its_field_and_every_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_variables_and_flags(build_parser, MODELS, monkeypatch)
+
+
+def test_to_env_reproduces_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator writes into a pod's env is read back as the same settings."""
+    check_to_env_round_trip(MODELS, monkeypatch)
+
+
+def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_bad_values(build_parser, AsrServing, "ASR", monkeypatch)
 
 
 # --- --model: size name, Hugging Face repo id, local directory, local file --------------------------------

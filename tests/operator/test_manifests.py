@@ -426,7 +426,7 @@ def test_piper_stack_predictor_and_router() -> None:
 
 
 def predictor_parser(engine: str) -> argparse.ArgumentParser:
-    from voicestack_predictors.common.options import ServingOptions
+    from voicestack_predictors.common.settings import ServingOptions
 
     if engine == "asr":
         from voicestack_predictors.asr.settings import EngineSettings

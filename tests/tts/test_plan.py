@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.common.settings import ServingOptions
 from voicestack_predictors.tts import model as tts_model
 from voicestack_predictors.tts.engines.base import TtsEngine, VoiceChoice
 from voicestack_predictors.tts.engines.xtts import char_limit

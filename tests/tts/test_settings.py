@@ -7,18 +7,38 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.asr.doc_flags import check_documented_flags, documented_flags
+from tests.support.settings_doc import (
+    check_bad_values,
+    check_to_env_round_trip,
+    check_variables_and_flags,
+    documented_rows,
+    generated_rows,
+)
 from voicestack_predictors.tts.__main__ import build_parser
-from voicestack_predictors.tts.settings import EngineSettings
+from voicestack_predictors.tts.settings import EngineSettings, TtsServing
+
+MODELS = (EngineSettings, TtsServing)
 
 
-def test_every_documented_variable_sets_its_flag(monkeypatch: pytest.MonkeyPatch) -> None:
-    check_documented_flags("tts-predictor.md", "TTS", build_parser, monkeypatch)
+def test_the_docs_table_is_the_settings_models() -> None:
+    """docs/tts-predictor.md lists exactly the fields, their variables, defaults and meanings."""
+    assert documented_rows("tts-predictor.md") == generated_rows(*MODELS), (
+        "regenerate: python -c 'from tests.support.settings_doc import rewrite_table; from tests.tts"
+        '.test_settings import MODELS; rewrite_table("tts-predictor.md", *MODELS)\''
+    )
 
 
-def test_the_issue_variables_are_documented() -> None:
-    envs = set(documented_flags("tts-predictor.md", "TTS").values())
-    assert {"TTS_MODEL", "TTS_DEVICE", "TTS_VOICE_DIR", "TTS_AUTO_LANG"} <= envs
+def test_every_variable_sets_its_field_and_every_flag_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_variables_and_flags(build_parser, MODELS, monkeypatch)
+
+
+def test_to_env_reproduces_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator writes into a pod's env is read back as the same settings."""
+    check_to_env_round_trip(MODELS, monkeypatch)
+
+
+def test_a_bad_value_names_the_flag_and_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    check_bad_values(build_parser, TtsServing, "TTS", monkeypatch)
 
 
 # --- --model: a local directory or checkpoint, or a coqui-tts model name (never downloaded here) ----------

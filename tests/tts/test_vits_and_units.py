@@ -82,7 +82,7 @@ def test_alias_parsing() -> None:
     assert parse_aliases("alloy=lj, echo = duo") == {"alloy": "lj", "echo": "duo"}
     assert parse_aliases('{"alloy": "lj"}') == {"alloy": "lj"}
     assert parse_aliases("") == {}
-    with pytest.raises(SystemExit):
+    with pytest.raises(ValueError, match="not of the form alias=voice"):
         parse_aliases("alloy")
 
 

@@ -1,4 +1,5 @@
-"""The KServe model: parse → validate → decode media (worker thread) → engine (bounded gate) → respond."""
+"""The KServe model. preprocess: parse, decode the media (worker thread), validate; predict: the engine
+through the bounded gate; postprocess: the protocol's response (or NDJSON lines when streaming)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from kserve.errors import InferenceError, InvalidInput
@@ -21,7 +23,7 @@ from voicestack_predictors.asr.transcription import Transcription
 from voicestack_predictors.common.audio import DecodedAudio
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.common.managed_model import ManagedModel
-from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.common.settings import ServingOptions
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,9 @@ class AsrModel(ManagedModel[AsrEngine]):
         engine.close()
         super().close_engine(engine)
 
-    async def predict(
-        self,
-        payload: Any,
-        headers: dict[str, str] | None = None,
-        response_headers: dict[str, str] | None = None,
-    ) -> dict[str, Any] | InferResponse | AsyncIterator[bytes]:
+    # --- KServe's three steps ----------------------------------------------------------------------
+    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Job:
+        """Parse the request, decode its audio (worker thread) and check it against the options."""
         task = "unknown"
         try:
             request = parse_request(payload, headers)
@@ -56,29 +55,49 @@ class AsrModel(ManagedModel[AsrEngine]):
                 len(request.data),
             )
             audio = await self._decode(request)
-            job = self._job(request, audio)
+            return Job(request, self._transcription(request, audio))
         except InvalidInput:
             metrics.REQUESTS.labels(self.name, task, "invalid").inc()
             raise
-        if request.options.stream:
-            return await self._stream(job)
+
+    async def predict(
+        self,
+        payload: Job,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> Transcribed:
+        """Run the job on the engine through the gate: the whole result, or the started event stream."""
+        request, job = payload.request, payload.transcription
+        if job.options.stream:
+            return Transcribed(payload, await self._stream(job))
         started = time.perf_counter()
         try:
             result = await self.run(job.result)
         except Busy:
-            metrics.REQUESTS.labels(self.name, task, "busy").inc()
+            metrics.REQUESTS.labels(self.name, job.options.task, "busy").inc()
             raise
         except Exception as exc:
-            metrics.REQUESTS.labels(self.name, task, "error").inc()
+            metrics.REQUESTS.labels(self.name, job.options.task, "error").inc()
             raise self._failure(request, exc) from exc
-        metrics.REQUESTS.labels(self.name, task, "ok").inc()
+        metrics.REQUESTS.labels(self.name, job.options.task, "ok").inc()
         log.info(
             "request %s: %.1f s of audio done in %.2f s (queue included)",
             request.request_id or "-",
-            audio.duration,
+            job.audio.duration,
             time.perf_counter() - started,
         )
-        return respond(request, result, self.name)
+        return Transcribed(payload, result)
+
+    async def postprocess(
+        self,
+        result: Transcribed,
+        headers: dict[str, str] | None = None,
+        response_headers: dict[str, str] | None = None,
+    ) -> dict[str, Any] | InferResponse | AsyncIterator[bytes]:
+        """The protocol's response shape, or NDJSON lines for a streamed transcription."""
+        if isinstance(result.output, dict):
+            return respond(result.job.request, result.output, self.name)
+        return self._ndjson(result.output, result.job.request.options.task)
 
     async def _decode(self, request: AudioRequest) -> DecodedAudio:
         started = time.perf_counter()
@@ -86,7 +105,7 @@ class AsrModel(ManagedModel[AsrEngine]):
         metrics.DECODE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         return audio
 
-    def _job(self, request: AudioRequest, audio: DecodedAudio) -> Transcription:
+    def _transcription(self, request: AudioRequest, audio: DecodedAudio) -> Transcription:
         options = request.options
         if audio.duration == 0:
             raise InvalidInput("the audio contains no samples")
@@ -109,7 +128,7 @@ class AsrModel(ManagedModel[AsrEngine]):
             )
         return Transcription(self.name, audio, options, self.settings)
 
-    async def _stream(self, job: Transcription) -> AsyncIterator[bytes]:
+    async def _stream(self, job: Transcription) -> Started:
         """Start the work before answering, so a full queue or a failed load is still a plain HTTP error."""
         events = self.stream(job.events)
         try:
@@ -121,14 +140,13 @@ class AsrModel(ManagedModel[AsrEngine]):
             metrics.REQUESTS.labels(self.name, job.options.task, "error").inc()
             await events.aclose()
             raise InferenceError(f"transcription failed: {type(exc).__name__}: {exc}") from exc
-        return self._ndjson(first, events, job.options.task)
+        return Started(first, events)
 
-    async def _ndjson(
-        self, first: dict[str, Any], events: AsyncIterator[dict[str, Any]], task: str
-    ) -> AsyncIterator[bytes]:
+    async def _ndjson(self, started: Started, task: str) -> AsyncIterator[bytes]:
         outcome = "ok"
+        events = started.events
         try:
-            yield _line(first)
+            yield _line(started.first)
             async for event in events:
                 yield _line(event)
         except Exception as exc:
@@ -144,6 +162,30 @@ class AsrModel(ManagedModel[AsrEngine]):
         if not self.is_loaded and self.load_error:
             return InferenceError(f"the model could not be loaded: {self.load_error}")
         return InferenceError(f"transcription failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class Job:
+    """What ``preprocess`` hands ``predict``: the parsed request and the work on its decoded audio."""
+
+    request: AudioRequest
+    transcription: Transcription
+
+
+@dataclass(frozen=True)
+class Transcribed:
+    """What ``predict`` hands ``postprocess``: the job and its result, or its events as they come."""
+
+    job: Job
+    output: dict[str, Any] | Started
+
+
+@dataclass(frozen=True)
+class Started:
+    """A streamed transcription whose first event is already there (so failing to start is a plain 500)."""
+
+    first: dict[str, Any]
+    events: AsyncIterator[dict[str, Any]]
 
 
 def _line(event: dict[str, Any]) -> bytes:

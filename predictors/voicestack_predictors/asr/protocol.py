@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse, to_http_parameters
+from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from voicestack.contracts.asr_options import OPTIONS_HEADER, AsrOptions, AsrOptionsError, header_fields
 from voicestack.contracts.audio import ASR_SAMPLE_RATE, PCM_CONTENT_TYPE
@@ -29,6 +29,7 @@ from voicestack_predictors.common.audio import (
     decode_pcm_s16le,
 )
 from voicestack_predictors.common.errors import PayloadTooLarge
+from voicestack_predictors.common.kserve_adapter import v2_input_values, v2_parameters
 
 PCM_CONTENT_TYPES = {PCM_CONTENT_TYPE, "audio/l16", "audio/x-raw"}
 
@@ -129,10 +130,7 @@ def _v1_json(payload: Mapping[str, Any], headers: Mapping[str, str]) -> AudioReq
 
 
 def _v2(request: InferRequest) -> AudioRequest:
-    parameters = request.parameters or {}
-    if not isinstance(parameters, dict):
-        parameters = to_http_parameters(parameters)
-    options = parse_options(parameters)
+    options = parse_options(v2_parameters(request))
     if options.stream:
         raise InvalidInput("stream is available on the V1 predict endpoint only")
     inputs = [item for item in request.inputs if item.name == "audio"] or (
@@ -143,7 +141,7 @@ def _v2(request: InferRequest) -> AudioRequest:
     item = inputs[0]
     if item.datatype != "BYTES":
         raise InvalidInput(f'input "audio" must have datatype BYTES, got {item.datatype}')
-    values = list(item.as_numpy().reshape(-1)) if item._raw_data is not None else list(np.ravel(item.data))
+    values = v2_input_values(item)
     if len(values) != 1:
         raise InvalidInput(f'input "audio" must hold exactly one element (shape [1]), got {len(values)}')
     value = values[0]

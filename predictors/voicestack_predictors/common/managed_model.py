@@ -1,8 +1,7 @@
-"""A ``kserve.Model`` whose engine is loaded lazily, unloaded when idle, and used through a bounded gate.
+"""A KServe model whose engine is loaded lazily, unloaded when idle, and used through a bounded gate.
 
-KServe gates every predict request on ``healthy()``. That would make "load on the first request"
-impossible, so ``healthy()`` here answers "can take work" while the readiness endpoints (registered by
-``voicestack_predictors.common.server``) answer "is loaded" through ``readiness()``.
+``healthy()`` answers "can take work" (``kserve_adapter.KServeModel``) while the readiness endpoints
+(registered by ``voicestack_predictors.common.server``) answer "is loaded" through ``readiness()``.
 """
 
 from __future__ import annotations
@@ -18,11 +17,11 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Generic, TypeVar
 
-import kserve
 from prometheus_client import Gauge
 
 from voicestack_predictors.common.gate import Gate
-from voicestack_predictors.common.options import ServingOptions
+from voicestack_predictors.common.kserve_adapter import KServeModel
+from voicestack_predictors.common.settings import ServingOptions
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +35,13 @@ ACTIVE_REQUESTS = Gauge("voicestack_active_inferences", "Inferences running now"
 _DONE = object()
 
 
-class ManagedModel(kserve.Model, Generic[E]):
+class ManagedModel(KServeModel, Generic[E]):
     """Subclasses build the engine in ``create_engine`` and run work with ``run`` or ``stream``."""
 
     def __init__(self, name: str, serving: ServingOptions) -> None:
-        super().__init__(name, return_response_headers=True)
-        # KServe registers only models whose ``ready`` is set; here it means "accepts requests".
+        super().__init__(name)
         # Whether the engine is loaded is ``is_loaded``/``readiness()``. (``self.engine`` is KServe's
         # flag for models with their own engine loop, so the engine lives in ``_engine``.)
-        self.ready = True
         self.serving = serving
         self.gate = Gate(serving.max_concurrency, serving.max_queue)
         self._engine: E | None = None
@@ -112,10 +109,6 @@ class ManagedModel(kserve.Model, Generic[E]):
         self.close_engine(engine)
         MODEL_LOADED.labels(self.name).set(0)
         log.info("model %s unloaded", self.name)
-        return True
-
-    async def healthy(self) -> bool:
-        # KServe refuses predict requests while this is False; lazy loading needs them to arrive.
         return True
 
     def readiness(self) -> bool:

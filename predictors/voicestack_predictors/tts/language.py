@@ -7,6 +7,10 @@ import importlib.util
 import re
 import threading
 
+from voicestack.contracts.errors import ErrorCode
+from voicestack.text import shown
+from voicestack_predictors.common.errors import Refused
+
 _SCRIPTS: list[tuple[str, re.Pattern[str]]] = [
     ("ja", re.compile(r"[\u3040-\u30ff]")),  # kana: Japanese even when mixed with kanji
     ("ko", re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")),
@@ -70,3 +74,35 @@ def detect_language(text: str, supported: list[str], fallback: str) -> str:
         if code in supported and guess.prob >= 0.2:
             return code
     return fallback
+
+
+def resolve_language(requested: str | None, text: str, supported: list[str], default: str, auto: bool) -> str:
+    """The language to speak ``text`` in: the one asked for, the model's only one, or detected (``auto``)
+    among the supported ones, else ``default``. ``Refused`` when it is unsupported or unusable here."""
+    listed = ", ".join(supported)
+    if requested and requested.lower() != "auto":
+        language = normalize_code(requested)
+        if language not in supported:
+            raise Refused(
+                f"language {shown(requested)} is not supported by this model; supported: {listed}",
+                ErrorCode.UNSUPPORTED_LANGUAGE,
+            )
+    elif len(supported) == 1:
+        language = supported[0]
+    else:
+        code = normalize_code(default)
+        fallback = code if code in supported else supported[0]
+        language = detect_language(text, supported, fallback) if auto else fallback
+        if language not in supported:
+            raise Refused(
+                f"the text looks like language {language!r}, which this model does not support "
+                f'(supported: {listed}); pass "language" explicitly',
+                ErrorCode.UNSUPPORTED_LANGUAGE,
+            )
+    package = missing_package(language)
+    if package:
+        raise Refused(
+            f"language {language!r} needs the Python package {package!r}, which this server lacks",
+            ErrorCode.UNSUPPORTED_LANGUAGE,
+        )
+    return language

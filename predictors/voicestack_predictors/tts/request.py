@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kserve.errors import InvalidInput
-from kserve.protocol.infer_type import InferRequest, to_http_parameters
+from kserve.protocol.infer_type import InferRequest
+
+from voicestack_predictors.common.kserve_adapter import v2_parameters
 
 MIN_SPEED = 0.25
 MAX_SPEED = 4.0
@@ -94,9 +96,7 @@ def parse_v1(payload: Mapping[str, Any]) -> list[SpeechRequest]:
 
 
 def parse_v2(request: InferRequest) -> list[SpeechRequest]:
-    parameters = request.parameters or {}
-    if not isinstance(parameters, dict):
-        parameters = to_http_parameters(parameters)
+    parameters = v2_parameters(request)
     inputs = [i for i in request.inputs if i.name == "text"] or list(request.inputs[:1])
     if not inputs:
         raise InvalidInput('a V2 request needs a BYTES input named "text"')

@@ -1,10 +1,10 @@
 """Routes beside KServe's: ``/plan`` (how a text will be spoken), the streaming ``/synthesize`` (raw s16le
 PCM) and the voice listing.
 
-They are added to ``kserve.model_server.app`` before the server starts, like the readiness routes in
-``voicestack_predictors.common.server``. Everything that can be wrong with a request is checked before the
-response starts (a 400 JSON error with a ``code``, ``voicestack.contracts.errors``); an engine failure after
-that aborts the stream, which the client sees as a truncated body.
+They are added to KServe's app (``common.kserve_adapter.add_route``) before the server starts, like the
+readiness routes in ``voicestack_predictors.common.server``. Everything that can be wrong with a request
+is checked before the response starts (a 400 JSON error with a ``code``, ``voicestack.contracts.errors``);
+an engine failure after that aborts the stream, which the client sees as a truncated body.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from urllib.parse import quote
 import numpy as np
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from kserve import model_server
 from kserve.errors import InferenceError, InvalidInput
 
 from voicestack.contracts.errors import ErrorCode, error_body
+from voicestack_predictors.common import kserve_adapter
 from voicestack_predictors.common.errors import refusal_code
 from voicestack_predictors.common.gate import Busy
 from voicestack_predictors.tts import metrics
@@ -42,8 +42,6 @@ def _header(value: str) -> str:
 
 
 def install(model: TtsModel) -> None:
-    app = model_server.app
-
     async def planned(request: Request, route: str) -> tuple[SpeechRequest, Plan] | JSONResponse:
         """The request's body checked and planned, or the error response (400 with a code, or 500)."""
         try:
@@ -136,6 +134,6 @@ def install(model: TtsModel) -> None:
             return _error(404, f"Model with name {model_name} does not exist.")
         return JSONResponse(await model.list_voices())
 
-    app.add_api_route("/v1/models/{model_name}/plan", plan, methods=["POST"])
-    app.add_api_route("/v1/models/{model_name}/synthesize", synthesize, methods=["POST"])
-    app.add_api_route("/v1/models/{model_name}/voices", voices, methods=["GET"])
+    kserve_adapter.add_route("/v1/models/{model_name}/plan", plan, ["POST"])
+    kserve_adapter.add_route("/v1/models/{model_name}/synthesize", synthesize, ["POST"])
+    kserve_adapter.add_route("/v1/models/{model_name}/voices", voices, ["GET"])

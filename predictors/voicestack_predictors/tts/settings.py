@@ -1,20 +1,23 @@
-"""The TTS engine's settings: flags that fall back to ``TTS_*`` environment variables."""
+"""The TTS predictor's settings: each field is a flag ``--<name>`` and a variable ``TTS_<NAME>``."""
 
 from __future__ import annotations
 
-import argparse
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from voicestack.contracts.models import TTS_MODEL_NAME
 from voicestack.models import CATALOGUE, resolve_model
-from voicestack_predictors.common.options import env_bool, env_float, env_int, env_str
+from voicestack_predictors.common.settings import DEFAULT_DOC, KSERVE_FLAG, PredictorSettings, ServingOptions
 
 DEFAULT_MODEL = "tts_models/multilingual/multi-dataset/xtts_v2"
 DEFAULT_MODEL_NAME = TTS_MODEL_NAME
 # auto: a Piper voice (.onnx + .onnx.json) → piper; a coqui-tts model → xtts or coqui by its config.json.
 ENGINES = ("auto", "piper", "xtts", "coqui")
+ENV_PREFIX = "TTS"
 
 
 def parse_aliases(text: str | None) -> dict[str, str]:
@@ -26,9 +29,9 @@ def parse_aliases(text: str | None) -> dict[str, str]:
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SystemExit(f"voice aliases are not valid JSON: {exc}") from exc
+            raise ValueError(f"voice aliases are not valid JSON: {exc}") from exc
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
-            raise SystemExit("voice aliases JSON must be an object of strings")
+            raise ValueError("voice aliases JSON must be an object of strings")
         return {str(k).strip(): v.strip() for k, v in loaded.items()}
     aliases: dict[str, str] = {}
     for item in text.split(","):
@@ -36,7 +39,7 @@ def parse_aliases(text: str | None) -> dict[str, str]:
             continue
         alias, sep, voice = item.partition("=")
         if not sep or not alias.strip() or not voice.strip():
-            raise SystemExit(f"voice alias {item.strip()!r} is not of the form alias=voice")
+            raise ValueError(f"voice alias {item.strip()!r} is not of the form alias=voice")
         aliases[alias.strip()] = voice.strip()
     return aliases
 
@@ -54,129 +57,80 @@ def resolve_model_source(model: str) -> str:
     return resolve_model(model)
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    model: str = DEFAULT_MODEL
-    engine: str = "auto"
-    device: str = "auto"
-    voices_dir: Path | None = None
-    auto_lang: bool = True
-    default_language: str = "en"
-    voice_aliases: dict[str, str] = field(default_factory=dict)
-    default_voice: str | None = None
-    max_input_chars: int = 4096
-    chunk_chars: int = 180
-    stream_chunk_tokens: int = 20
-    min_sample_seconds: float = 3.0
-    max_sample_seconds: float = 30.0
-    min_sample_rate: int = 16000
+class EngineSettings(PredictorSettings):
+    """The model, its voices and languages, and the limits on requests."""
 
-    @staticmethod
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        group = parser.add_argument_group("engine")
-        group.add_argument(
-            "--model",
-            default=env_str("TTS_MODEL", DEFAULT_MODEL),
-            help="A Piper voice (.onnx file, or a directory with one .onnx + .onnx.json), a coqui-tts "
-            "model name (downloaded by its ModelManager) or a local directory with config.json and the "
-            "checkpoint (XTTS: model.pth and vocab.json) [TTS_MODEL].",
-        )
-        group.add_argument(
-            "--engine",
-            choices=ENGINES,
-            default=env_str("TTS_ENGINE", "auto"),
-            help="piper (ONNX Runtime, no cloning), xtts (XTTS-v2: cloning, streaming) or coqui (other "
-            "coqui-tts models); auto picks from the model's files [TTS_ENGINE].",
-        )
-        group.add_argument(
-            "--device",
-            default=env_str("TTS_DEVICE", "auto"),
-            choices=["auto", "cpu", "cuda"],
-            help="Where the model runs; auto picks CUDA when available [TTS_DEVICE].",
-        )
-        group.add_argument(
-            "--voices_dir",
-            default=env_str("TTS_VOICE_DIR"),
-            help="Voice samples: <name>.wav (or other audio) or a folder <name>/ of samples [TTS_VOICE_DIR].",
-        )
-        group.add_argument(
-            "--auto_lang",
-            action=argparse.BooleanOptionalAction,
-            default=env_bool("TTS_AUTO_LANG", True),
-            help="Detect the language when a request says 'auto' or none [TTS_AUTO_LANG].",
-        )
-        group.add_argument(
-            "--default_language",
-            default=env_str("TTS_DEFAULT_LANGUAGE", "en"),
-            help="Language used when none is given and detection is off [TTS_DEFAULT_LANGUAGE].",
-        )
-        group.add_argument(
-            "--voice_aliases",
-            default=env_str("TTS_VOICE_ALIASES", ""),
-            help="OpenAI voice names mapped to voices: 'alloy=name,echo=name' or JSON [TTS_VOICE_ALIASES].",
-        )
-        group.add_argument(
-            "--default_voice",
-            default=env_str("TTS_DEFAULT_VOICE"),
-            help="Voice for requests without one, and for unmapped OpenAI voice names; default: the first "
-            "voice by name [TTS_DEFAULT_VOICE].",
-        )
-        group.add_argument(
-            "--max_input_chars",
-            type=int,
-            default=env_int("TTS_MAX_INPUT_CHARS", 4096),
-            help="Longest text accepted (the router's limit is the same by default) [TTS_MAX_INPUT_CHARS].",
-        )
-        group.add_argument(
-            "--chunk_chars",
-            type=int,
-            default=env_int("TTS_CHUNK_CHARS", 180),
-            help="Target length of the sentence chunks synthesised one at a time [TTS_CHUNK_CHARS].",
-        )
-        group.add_argument(
-            "--stream_chunk_tokens",
-            type=int,
-            default=env_int("TTS_STREAM_CHUNK_TOKENS", 20),
-            help="XTTS streaming: GPT tokens per audio chunk (smaller: earlier first audio) "
-            "[TTS_STREAM_CHUNK_TOKENS].",
-        )
-        group.add_argument(
-            "--min_sample_seconds",
-            type=float,
-            default=env_float("TTS_MIN_SAMPLE_SECONDS", 3.0),
-            help="Shortest accepted voice sample [TTS_MIN_SAMPLE_SECONDS].",
-        )
-        group.add_argument(
-            "--max_sample_seconds",
-            type=float,
-            default=env_float("TTS_MAX_SAMPLE_SECONDS", 30.0),
-            help="Longest accepted voice sample [TTS_MAX_SAMPLE_SECONDS].",
-        )
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}_")
+    flag_group: ClassVar[str] = "engine"
 
+    model_name: str = Field(
+        DEFAULT_MODEL_NAME,
+        description="The KServe model name in the URLs",
+        json_schema_extra={KSERVE_FLAG: True},
+    )
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="A Piper voice (.onnx file, or a directory with one .onnx + .onnx.json), a coqui-tts "
+        "model name (downloaded by its ModelManager) or a local directory with config.json and the "
+        "checkpoint (XTTS: model.pth and vocab.json)",
+    )
+    engine: Literal["auto", "piper", "xtts", "coqui"] = Field(
+        "auto",
+        description="piper (ONNX Runtime, no cloning), xtts (XTTS-v2: cloning, streaming) or coqui (other "
+        "coqui-tts models); auto picks from the model's files",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto",
+        description="Where the model runs; auto picks CUDA when present (Piper: when ONNX Runtime has its "
+        "CUDA provider, i.e. onnxruntime-gpu)",
+    )
+    voices_dir: Path | None = Field(
+        None,
+        validation_alias="TTS_VOICE_DIR",
+        description="Voice samples: `<name>.wav` (or other audio) or a folder `<name>/` of samples",
+    )
+    auto_lang: bool = Field(True, description="Detect the language when a request says 'auto' or none")
+    default_language: str = Field(
+        "en", description="Language used when none is given and detection is off or has no good guess"
+    )
+    voice_aliases: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="OpenAI voice names mapped to voices: 'alloy=name,echo=name' or JSON",
+    )
+    default_voice: str | None = Field(
+        None,
+        description="Voice for requests without one, and for unmapped OpenAI voice names",
+        json_schema_extra={DEFAULT_DOC: "first voice by name"},
+    )
+    max_input_chars: int = Field(
+        4096, ge=1, description="Longest text accepted (the router's max_input_chars is the same by default)"
+    )
+    chunk_chars: int = Field(
+        180,
+        ge=20,
+        description="Target length of the sentence chunks synthesised one at a time (never above the "
+        "language's limit)",
+    )
+    stream_chunk_tokens: int = Field(
+        20, ge=1, description="XTTS streaming: GPT tokens per audio chunk (smaller: earlier first audio)"
+    )
+    min_sample_seconds: float = Field(3.0, gt=0, description="Shortest accepted voice sample")
+    max_sample_seconds: float = Field(30.0, gt=0, description="Longest accepted voice sample")
+    min_sample_rate: ClassVar[int] = 16000
+
+    @field_validator("voice_aliases", mode="before")
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> EngineSettings:
-        if args.engine not in ENGINES:
-            raise SystemExit(f"--engine must be one of {', '.join(ENGINES)}, got {args.engine!r}")
-        if args.max_input_chars < 1:
-            raise SystemExit("--max_input_chars must be at least 1")
-        if args.chunk_chars < 20:
-            raise SystemExit("--chunk_chars must be at least 20")
-        if args.stream_chunk_tokens < 1:
-            raise SystemExit("--stream_chunk_tokens must be at least 1")
-        if not 0 < args.min_sample_seconds < args.max_sample_seconds:
-            raise SystemExit("need 0 < --min_sample_seconds < --max_sample_seconds")
-        return cls(
-            model=args.model,
-            engine=args.engine,
-            device=args.device,
-            voices_dir=Path(args.voices_dir) if args.voices_dir else None,
-            auto_lang=args.auto_lang,
-            default_language=args.default_language,
-            voice_aliases=parse_aliases(args.voice_aliases),
-            default_voice=args.default_voice,
-            max_input_chars=args.max_input_chars,
-            chunk_chars=args.chunk_chars,
-            stream_chunk_tokens=args.stream_chunk_tokens,
-            min_sample_seconds=args.min_sample_seconds,
-            max_sample_seconds=args.max_sample_seconds,
-        )
+    def _aliases(cls, value: Any) -> Any:
+        return parse_aliases(value) if value is None or isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _sample_range(self) -> Self:
+        if not self.min_sample_seconds < self.max_sample_seconds:
+            raise ValueError("need min_sample_seconds < max_sample_seconds")
+        return self
+
+
+class TtsServing(ServingOptions):
+    """The serving settings, read from ``TTS_*``."""
+
+    model_config = SettingsConfigDict(env_prefix=f"{ENV_PREFIX}_")

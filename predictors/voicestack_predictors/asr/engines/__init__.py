@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from voicestack.models import CATALOGUE, resolve_model
 from voicestack_predictors.asr.engines.base import AsrEngine, DecodeOptions
 from voicestack_predictors.asr.settings import EngineSettings
@@ -23,7 +21,7 @@ def create_engine(settings: EngineSettings, parallel: int = 1) -> AsrEngine:
             f"catalogue model {entry.name!r} is an {entry.kind} model for the {entry.engine} engine; "
             f"the {settings.engine} engine cannot load it"
         )
-    settings = replace(settings, model=resolve_model(settings.model))
+    settings = settings.model_copy(update={"model": resolve_model(settings.model)})
     if settings.engine == "faster-whisper":
         from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,3 +52,28 @@ class TtsEngine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the engine holds beyond Python references (nothing by default)."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What a loaded engine offers; kept after an idle unload so listings and planning need no reload."""
+
+    kind: str
+    sample_rate: int
+    supports_cloning: bool
+    languages: list[str]
+    builtin_voices: list[str]
+    char_limits: dict[str, int]  # longest chunk per language, so planning never needs the engine itself
+    incremental: bool  # can generate a chunk incrementally (audio before it is done), at a cost
+
+    @classmethod
+    def of(cls, engine: TtsEngine) -> EngineInfo:
+        return cls(
+            engine.kind,
+            engine.sample_rate,
+            engine.supports_cloning,
+            list(engine.languages),
+            list(engine.builtin_voices),
+            {language: engine.char_limit(language) for language in engine.languages},
+            engine.incremental,
+        )
