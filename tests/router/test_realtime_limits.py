@@ -208,8 +208,8 @@ class BreakingPredictor(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         type(self).calls += 1
-        words = [{"word": " Half", "start": 0.0, "end": 0.5, "probability": 0.5}]
-        segment = {"id": 0, "start": 0.0, "end": 1.0, "text": " Half a", "words": words}
+        logprobs = [{"token": " Half", "bytes": list(b" Half"), "logprob": math.log(0.5)}]
+        segment = {"id": 0, "start": 0.0, "end": 1.0, "text": " Half a", "logprobs": logprobs}
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
@@ -219,7 +219,13 @@ class BreakingPredictor(BaseHTTPRequestHandler):
             self.close_connection = True  # no terminating chunk: the stream breaks off mid-turn
             return
         self._chunk(
-            json.dumps({"type": "done", "result": {"text": " Half a turn.", "segments": [segment]}}) + "\n"
+            json.dumps(
+                {
+                    "type": "done",
+                    "result": {"text": " Half a turn.", "segments": [segment], "logprobs": logprobs},
+                }
+            )
+            + "\n"
         )
         self.wfile.write(b"0\r\n\r\n")
 
