@@ -7,7 +7,7 @@ the ``speech_stopped`` event (the VAD's end of speech) to that item's ``complete
 it. Then N sessions at once (each its own part of the clip): a session keeps up when its p95 latency stays
 under ``--keep-up`` seconds.
 
-    VOICESTACK_TEST_ASSETS=/work/shared/assets python benchmarks/realtime.py --seconds 20 --sessions 1,2,4
+    PYTHONPATH=. VOICESTACK_TEST_ASSETS=../shared/assets python benchmarks/realtime.py --sessions 1,2,4
 """
 
 from __future__ import annotations
