@@ -16,7 +16,7 @@ from voicestack_router.consent_store import ConsentStore, new_consent
 from voicestack_router.errors import ApiError
 from voicestack_router.multipart_stream import read_multipart
 from voicestack_router.voice_store import VoiceStore, VoiceStoreError
-from voicestack_router.voices_routes import MAX_SAMPLE_BYTES, check_audio
+from voicestack_router.voices_routes import MAX_SAMPLE_BYTES, check_audio, configured
 
 router = APIRouter(prefix="/v1/audio", tags=["OpenAI voices"], dependencies=[Depends(check_api_key)])
 
@@ -28,14 +28,7 @@ T = TypeVar("T")
 
 
 def consent_store(request: Request) -> ConsentStore:
-    store: ConsentStore | None = request.app.state.consent_store
-    if store is None:
-        raise ApiError(
-            400,
-            "Voice upload is not configured (set voices_dir, or voice_store=configmap).",
-            code="voice_store_not_configured",
-        )
-    return store
+    return configured(request.app.state.consent_store)
 
 
 async def _stored(call: Awaitable[T]) -> T:

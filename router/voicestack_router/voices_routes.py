@@ -6,7 +6,7 @@ import asyncio
 import io
 import logging
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 from fastapi import APIRouter, Depends, Request
@@ -80,8 +80,11 @@ def _voice_object(name: str, created_at: int = 0, extra: dict[str, Any] | None =
     }
 
 
-def _store(request: Request) -> VoiceStore:
-    store: VoiceStore | None = request.app.state.voice_store
+Store = TypeVar("Store")
+
+
+def configured(store: Store | None) -> Store:
+    """The voice or consent store the router was started with; 400 when voice upload is not set up."""
     if store is None:
         raise ApiError(
             400,
@@ -89,6 +92,10 @@ def _store(request: Request) -> VoiceStore:
             code="voice_store_not_configured",
         )
     return store
+
+
+def _store(request: Request) -> VoiceStore:
+    return configured(request.app.state.voice_store)
 
 
 async def _stored_voices(request: Request) -> list[StoredVoice]:
