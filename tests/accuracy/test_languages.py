@@ -112,7 +112,10 @@ def test_multilingual_detection_stops_early_or_votes(
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks translations deprecated
 def test_translation_is_english(client: openai.OpenAI, measured: Measure) -> None:
-    text = translate(client, asset(CLIPS["de"])).text
+    """At temperature 0 (one beam-5 decode, no fallback): this clip's translation scores avg logprob −1.005,
+    just under Whisper's −1.0 bar, so the default fallback samples it at 0.2 … 1.0 and keeps the likeliest
+    candidate; once in CI that was a German transcription. The answer then varies between calls."""
+    text = translate(client, asset(CLIPS["de"]), temperature=0.0).text
     measured("translation of the German clip", text)
     words = normalise(text).split()
     assert all(expected in words for expected in TRANSLATION_WORDS), text

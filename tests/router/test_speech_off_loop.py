@@ -72,10 +72,14 @@ def test_healthz_answers_quickly_during_long_mp3_speech(client: openai.OpenAI, r
         seconds = sum(frame.samples for frame in container.decode(audio=0)) / 24000
     assert seconds > 10, f"only {seconds:.1f} s of audio: not a long request"
     assert len(latencies) >= 5, f"{len(latencies)} probes during a {elapsed:.1f} s request"
-    worst = max(latencies)
-    print(f"speech {elapsed:.1f} s, {seconds:.0f} s of mp3; /healthz worst {worst * 1000:.0f} ms "
-          f"over {len(latencies)} probes")  # fmt: skip
-    assert worst < 0.5, f"/healthz took {worst:.2f} s while speech was encoding"
+    ordered = sorted(latencies)
+    worst, p90 = ordered[-1], ordered[int(0.9 * (len(ordered) - 1))]
+    print(f"speech {elapsed:.1f} s, {seconds:.0f} s of mp3; /healthz p90 {p90 * 1000:.0f} ms, worst "
+          f"{worst * 1000:.0f} ms over {len(latencies)} probes")  # fmt: skip
+    # Measured on 2 cores: worst 17-56 ms in most runs, once 0.83 s (one stall while the predictor synthesised
+    # on the same cores). A loop held by encoding stalls probe after probe, which the 90th percentile catches.
+    assert p90 < 0.25, f"/healthz p90 {p90:.2f} s while speech was encoding: {ordered}"
+    assert worst < 2.0, f"/healthz took {worst:.2f} s while speech was encoding"
 
 
 @pytest.mark.parametrize("name", ["mp3", "flac", "wav"])  # Ogg (opus) has a random serial
