@@ -57,6 +57,8 @@ _FORM_DOC = multipart_form(
 
 
 def _temperature(form: MultipartForm) -> float | None:
+    """OpenAI's ``temperature``: 0 (its default) means "raise the temperature until the thresholds are hit",
+    i.e. Whisper's fallback (``None`` to the predictor); any other value is that one temperature."""
     raw = form.get("temperature")
     if raw is None or raw.strip() == "":
         return None
@@ -70,7 +72,7 @@ def _temperature(form: MultipartForm) -> float | None:
         raise ApiError(
             400, "'temperature' must be between 0 and 1", param="temperature", code="invalid_value"
         )
-    return value
+    return value or None
 
 
 def _granularities(form: MultipartForm, response_format: str) -> list[str]:

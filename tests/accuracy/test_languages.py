@@ -25,11 +25,10 @@ MIN_CONFIDENCE = 0.85
 MULTILINGUAL = "audio/multilingual/multilingual_en_de.mp3"  # 59.9 s: English, then German from about 30 s
 SINGLE_WINDOW_MIN_CONFIDENCE = 0.95  # measured en 0.9993 (0-30 s), de 0.9992 (30-60 s)
 # From 15 s the first window holds the switch: measured de 0.789 / en 0.205 (not sure: the windows vote).
-# The German clip translated; measured: "The reconstruction of the Mäßfuß of 1962 as a missal for the
-# extraordinary form of the Rundischen Rätus was not as good as the Pappsbelli-Digthas gewünschte. That's
-# what he said."
-TRANSLATION_WORDS = ("1962", "missal", "extraordinary", "form", "not")
-GERMAN_FUNCTION_WORDS = {"die", "der", "des", "das", "von", "für", "als", "ist", "nicht", "wie", "und"}
+# The French clip ("Dis-moi, est-ce que l'avion vole ?") translated.
+# Measured: "Tell me, is the airplane flying?"
+TRANSLATION_WORDS = ("tell", "me", "is", "the", "airplane", "flying")
+FRENCH_WORDS = {"dis", "moi", "est", "ce", "que", "l", "avion", "vole"}
 
 
 @pytest.mark.parametrize("code", CLIPS)
@@ -112,11 +111,21 @@ def test_multilingual_detection_stops_early_or_votes(
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the SDK marks translations deprecated
 def test_translation_is_english(client: openai.OpenAI, measured: Measure) -> None:
-    """At temperature 0 (one beam-5 decode, no fallback): this clip's translation scores avg logprob −1.005,
-    just under Whisper's −1.0 bar, so the default fallback samples it at 0.2 … 1.0 and keeps the likeliest
-    candidate; once in CI that was a German transcription. The answer then varies between calls."""
-    text = translate(client, asset(CLIPS["de"]), temperature=0.0).text
-    measured("translation of the German clip", text)
+    """With the defaults (OpenAI's temperature 0: Whisper's fallback). The French clip's translation passes
+    Whisper's test at temperature 0 (avg logprob −0.68), so nothing is sampled and the answer is the same
+    every call. The German clip does not (−1.005 at every temperature): its answer is a sampled candidate,
+    once a German transcription in CI (docs/asr-predictor.md), so it cannot be asserted."""
+    text = translate(client, asset(CLIPS["fr"])).text
+    measured("translation of the French clip", text)
     words = normalise(text).split()
     assert all(expected in words for expected in TRANSLATION_WORDS), text
-    assert not GERMAN_FUNCTION_WORDS & set(words), text
+    assert not FRENCH_WORDS & set(words), text
+
+
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
+def test_openai_temperature_zero_is_the_fallback(client: openai.OpenAI) -> None:
+    """OpenAI documents ``temperature`` 0 as "raise the temperature until the thresholds are hit": the German
+    clip's translation fails Whisper's test at 0, so its segments come from a higher temperature."""
+    result = translate(client, asset(CLIPS["de"]), temperature=0.0, response_format="verbose_json")
+    temperatures = [segment.temperature for segment in result.segments or []]
+    assert temperatures and max(temperatures) > 0, temperatures
