@@ -23,6 +23,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from voicestack.contracts import asr_settings, tts_settings
+
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
@@ -36,7 +38,7 @@ MAX_INLINE_BASE64 = 1_048_576
 
 DEFAULT_ASR_MODEL = "large-v3"  # filled in by the operator when spec.asr has neither model nor storageUri
 DEFAULT_TTS_MODELS = {  # filled in by the operator when spec.tts.model is unset (coqui needs one)
-    "xtts": "tts_models/multilingual/multi-dataset/xtts_v2",
+    "xtts": tts_settings.DEFAULT_MODEL,
     "piper": "piper-en_US-joe-medium",
 }
 
@@ -58,6 +60,8 @@ Passthrough = Annotated[
 """A Kubernetes structure the operator copies verbatim into the pod spec (validated by the API server)."""
 
 INT64: dict[str, Any] = {"format": "int64"}
+ASR_ENV = asr_settings.EngineSettings.env_name  # a description names the variable a field becomes
+TTS_ENV = tts_settings.EngineSettings.env_name
 
 
 def _list_map(*keys: str) -> dict[str, Any]:
@@ -255,14 +259,15 @@ class AsrSpec(PredictorSpec):
         "default lets the predictor pick by device (float16 on CUDA, int8 or float32 on CPU).",
     )
     vad: bool = Field(
-        True, description="Skip silence with the Silero voice-activity filter (ASR_VAD_ENABLED)."
+        True, description=f"Skip silence with the Silero voice-activity filter ({ASR_ENV('vad')})."
     )
-    beamSize: int = Field(5, ge=1, le=10, description="Beam search width (ASR_BEAM_SIZE).")
+    beamSize: int = Field(5, ge=1, le=10, description=f"Beam search width ({ASR_ENV('beam_size')}).")
     batchSize: int | None = Field(
         None,
         ge=1,
         le=64,
-        description="faster-whisper: 30 s windows per batch for audio over 30 s (ASR_BATCH_SIZE); 1 decodes "
+        description="faster-whisper: 30 s windows per batch for audio over 30 s "
+        f"({ASR_ENV('batch_size')}); 1 decodes "
         "sequentially; unset: the predictor's default, 8 (CPU and CUDA).",
     )
 
@@ -336,7 +341,7 @@ class TtsSpec(PredictorSpec):
         "xtts",
         description="xtts: Coqui XTTS-v2 (voice cloning, multilingual, streaming; a GPU is advised); coqui: "
         "another coqui-tts model (VITS, …; needs model); piper: a Piper voice through ONNX Runtime "
-        "(fast on CPU, no GPU, no cloning, no licence to accept) (TTS_ENGINE).",
+        f"(fast on CPU, no GPU, no cloning, no licence to accept) ({TTS_ENV('engine')}).",
     )
     model: str | None = Field(
         None,
