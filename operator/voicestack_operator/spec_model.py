@@ -12,18 +12,22 @@ Conventions the CRD generator relies on (``crd.structural``):
 - An object with defaults inside has the model's own defaults as its default (``AsrSpec()``): the CRD
   spells them out, so the API server's CEL rules see them when it defaults an omitted object.
 - Integers are ``int32`` unless the field says ``format: int64``.
-- ``{what}`` and ``{prefix}`` in a description are filled per model (``AsrSpec``: "ASR", "ASR").
+- ``{what}`` in a description is filled per model (``AsrSpec``: "ASR"), and ``{env:<field>}`` with the
+  variable the predictor's serving setting ``<field>`` is read from (``ASR_LOAD_AT_START``): names of
+  variables come from the settings models in ``voicestack/contracts``, as does the env the operator writes.
 - A model's ``rules`` are its ``x-kubernetes-validations``; a model's docstring (one paragraph) is its
   description where no field describes it (the root, list items).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from voicestack.contracts import asr_settings, tts_settings
+from voicestack.contracts.predictor_settings import ServingOptions
 
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
@@ -71,11 +75,17 @@ def _list_map(*keys: str) -> dict[str, Any]:
 def _kubernetes_extra(schema: dict[str, Any], cls: type[BaseModel]) -> None:
     """Fill a model's description templates and attach its CEL rules (see the module docstring)."""
     what, prefix = getattr(cls, "what", ""), getattr(cls, "prefix", "")
+
+    def variable(match: re.Match[str]) -> str:
+        return ServingOptions.env_name(match[1], prefix)
+
     if "description" in schema:  # a docstring: one paragraph
         schema["description"] = " ".join(schema["description"].split())
     for node in schema.get("properties", {}).values():
         if "description" in node:
-            node["description"] = node["description"].replace("{what}", what).replace("{prefix}", prefix)
+            node["description"] = re.sub(
+                r"\{env:(\w+)\}", variable, node["description"].replace("{what}", what)
+            )
     rules = getattr(cls, "rules", [])
     if rules:
         schema["x-kubernetes-validations"] = [dict(rule) for rule in rules]
@@ -159,7 +169,7 @@ MIN_MAX_REPLICAS = rule("self.minReplicas <= self.maxReplicas", "minReplicas mus
 
 
 class PredictorSpec(Scheduling):
-    """What both predictors share; ``{prefix}`` names their environment variables (``ASR_*``, ``TTS_*``)."""
+    """What both predictors share; ``prefix`` is their settings' (``ASR``, ``TTS``)."""
 
     enabled: bool = Field(True, description="Run the {what} InferenceService.")
     device: Literal["auto", "cpu", "cuda"] = Field(
@@ -167,19 +177,19 @@ class PredictorSpec(Scheduling):
     )
     loadAtStart: bool = Field(
         True,
-        description="Load the model when the pod starts ({prefix}_LOAD_AT_START); false loads on the first "
+        description="Load the model when the pod starts ({env:load_at_start}); false loads on the first "
         "request.",
     )
     idleUnloadSeconds: int = Field(
         0,
         ge=0,
-        description="Free the model after this many idle seconds ({prefix}_IDLE_UNLOAD_SECONDS); 0 never.",
+        description="Free the model after this many idle seconds ({env:idle_unload_seconds}); 0 never.",
     )
     maxConcurrency: int = Field(
-        1, ge=1, le=64, description="Requests run at once per pod ({prefix}_MAX_CONCURRENCY)."
+        1, ge=1, le=64, description="Requests run at once per pod ({env:max_concurrency})."
     )
     maxQueue: int = Field(
-        64, ge=0, le=4096, description="Requests waiting per pod before 503 busy ({prefix}_MAX_QUEUE)."
+        64, ge=0, le=4096, description="Requests waiting per pod before 503 busy ({env:max_queue})."
     )
     resources: PredictorResources = Field(
         PredictorResources(), description="Compute resources of each {what} pod."
@@ -226,7 +236,7 @@ class AsrSpec(PredictorSpec):
     """The Whisper predictor."""
 
     what: ClassVar[str] = "ASR"
-    prefix: ClassVar[str] = "ASR"
+    prefix: ClassVar[str] = asr_settings.ENV_PREFIX
     rules: ClassVar[list[dict[str, str]]] = [
         MIN_MAX_REPLICAS,
         rule("!(has(self.model) && has(self.storageUri))", "set model or storageUri, not both"),
@@ -320,7 +330,7 @@ class TtsSpec(PredictorSpec):
     """The TTS predictor."""
 
     what: ClassVar[str] = "TTS"
-    prefix: ClassVar[str] = "TTS"
+    prefix: ClassVar[str] = tts_settings.ENV_PREFIX
     rules: ClassVar[list[dict[str, str]]] = [
         MIN_MAX_REPLICAS,
         rule(
