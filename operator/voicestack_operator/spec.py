@@ -1,9 +1,11 @@
-"""The VoiceStack spec: defaults (from the CRD schema, the single source) and the one rule the CRD can't hold.
+"""The VoiceStack spec as the operator acts on it: parsed with the models of ``spec_model.py`` (their
+defaults are the CRD's), plus the one rule the CRD can't hold.
 
-Every cross-field rule lives once, as a CEL ``x-kubernetes-validations`` rule of the CRD (``crd.py``), and
-the API server enforces it (tests/cluster/test_crd.py proves each one); single-field bounds, enums and unique
-voice names are the CRD schema's. The operator checks only what neither can express: an inline voice sample
-must be valid base64 and decode to at most what a ConfigMap holds.
+Every cross-field rule lives once, as a CEL ``x-kubernetes-validations`` rule of the models (``rules``,
+rendered into the CRD), and the API server enforces it (tests/cluster/test_crd.py proves each one);
+single-field bounds, enums and unique voice names are the CRD schema's, and the models check them again
+when they parse. The operator checks only what neither can express: an inline voice sample must be valid
+base64 and decode to at most what a ConfigMap holds.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ import base64
 import binascii
 from typing import Any
 
+from pydantic import ValidationError
+
 from voicestack.contracts.voices import CONFIGMAP_MAX_BYTES
-from voicestack_operator import crd
-from voicestack_operator.crd import apply_defaults
+from voicestack_operator.spec_model import DEFAULT_ASR_MODEL, DEFAULT_TTS_MODELS, VoiceStackSpec
 
-__all__ = ["InvalidSpec", "apply_defaults", "decoded_voice", "normalize"]
-
-DEFAULT_ASR_MODEL = "large-v3"
+__all__ = ["InvalidSpec", "decoded_voice", "normalize", "parse", "with_defaults"]
 
 
 class InvalidSpec(ValueError):
@@ -30,23 +31,39 @@ class InvalidSpec(ValueError):
         self.message = message
 
 
+def parse(spec: dict[str, Any] | None) -> VoiceStackSpec:
+    """The typed spec, every default filled in; :class:`InvalidSpec` names the first bad field."""
+    if spec is not None and not isinstance(spec, dict):
+        raise InvalidSpec("spec must be an object")
+    try:
+        return VoiceStackSpec.model_validate(spec or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in ("spec", *first["loc"]))
+        raise InvalidSpec(f"{where}: {first['msg']}") from None
+
+
+def with_defaults(spec: dict[str, Any] | None) -> dict[str, Any]:
+    """The spec as the API server stores it: the CRD's defaults applied, unset optional fields absent."""
+    return parse(spec).model_dump(exclude_none=True)
+
+
 def decoded_voice(voice: dict[str, Any]) -> bytes:
     """The inline sample of a voice, decoded (validated by :func:`normalize`); line breaks are ignored."""
     return base64.b64decode("".join(voice["data"].split()), validate=True)
 
 
 def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
-    """The spec with every default filled in; raises :class:`InvalidSpec` for a bad inline voice sample.
+    """The spec with every default filled in, the default models named; :class:`InvalidSpec` for a spec
+    the models refuse or a bad inline voice sample.
 
     The spec is one the API server admitted, so the CRD's schema and CEL rules hold.
     """
-    if spec is not None and not isinstance(spec, dict):
-        raise InvalidSpec("spec must be an object")
-    full = apply_defaults(crd.spec_schema(), spec or {})
+    full = with_defaults(spec)
     asr, tts = full["asr"], full["tts"]
     if "model" not in asr and "storageUri" not in asr:
         asr["model"] = DEFAULT_ASR_MODEL
-    tts.setdefault("model", crd.DEFAULT_TTS_MODELS.get(tts["engine"]))
+    tts.setdefault("model", DEFAULT_TTS_MODELS.get(tts["engine"]))
     for index, voice in enumerate(tts.get("voices", [])):
         if "data" in voice:
             _check_sample(f"spec.tts.voices[{index}] ({voice.get('name', '')})", voice)

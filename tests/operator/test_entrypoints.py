@@ -35,6 +35,31 @@ def test_importing_registers_nothing_and_reads_no_environment() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_the_operator_needs_nothing_its_image_lacks() -> None:
+    """The operator image holds voicestack/ and operator/ with the operator extra (its Dockerfile): every
+    operator module imports, and the predictors' env is built (from the settings models in
+    voicestack.contracts), with the predictors' package and their engines' libraries unimportable."""
+    code = (
+        "import sys, importlib, pkgutil\n"
+        "class Absent:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED: raise ImportError(f'not in the operator image: {name}')\n"
+        "BLOCKED = {'voicestack_predictors', 'voicestack_router', 'kserve', 'av', 'numpy', 'torch',"
+        " 'fastapi'}\n"
+        "sys.meta_path.insert(0, Absent())\n"
+        "import voicestack_operator\n"
+        "for m in pkgutil.walk_packages(voicestack_operator.__path__, 'voicestack_operator.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "from voicestack_operator.manifests.isvc import asr_env, tts_env\n"
+        "from voicestack_operator.spec import normalize\n"
+        "spec = normalize({'tts': {'voiceAliases': {'alloy': 'anna'}}})\n"
+        "print(sorted(e['name'] for e in asr_env(spec['asr']) + tts_env(spec['tts'])))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "'ASR_MODEL'" in done.stdout and "'TTS_VOICE_ALIASES'" in done.stdout, done.stdout
+
+
 def test_register_fills_the_given_registry() -> None:
     registry = register(kopf.OperatorRegistry(), OperatorSettings(resync_seconds=7))
     changing = [h.id for h in registry._changing.get_all_handlers()]

@@ -17,6 +17,7 @@ import yaml
 from tests.operator.specs import full_spec, knative_spec
 from tests.support.assets import k8s_root
 from tests.support.k8s_schema import crd_validator, errors, validate_core
+from voicestack.contracts.tts_settings import parse_aliases
 from voicestack_operator.children import Desired, desired_children
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import isvc, labels, router, voices
@@ -190,7 +191,7 @@ def test_tts_voices_projected_at_voices() -> None:
     assert container["volumeMounts"] == [{"name": "voices", "mountPath": "/voices", "readOnly": True}]
     env = env_of(container)
     assert env["TTS_VOICE_DIR"] == "/voices"
-    assert env["TTS_VOICE_ALIASES"] == "alloy=anna,echo=ben"
+    assert parse_aliases(env["TTS_VOICE_ALIASES"]) == {"alloy": "anna", "echo": "ben"}
     (volume,) = tts["spec"]["predictor"]["volumes"]
     assert volume["projected"]["sources"] == [
         {"configMap": {"name": "demo-voice-anna", "optional": True}},

@@ -1,7 +1,8 @@
 """InferenceServices (serving.kserve.io/v1beta1) for the ASR and TTS predictors.
 
 A custom predictor container (``kserve-container`` on 8080) per engine, not a ServingRuntime: see
-docs/operator.md, "Why no ServingRuntime".
+docs/operator.md, "Why no ServingRuntime". The container's environment is built from the predictors' settings
+models (``voicestack/contracts``), so no variable name is written here by hand.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from voicestack.contracts import asr_settings, tts_settings
 from voicestack.contracts.models import ASR_MODEL_NAME, TTS_FAST_MODEL_NAME, TTS_MODEL_NAME
+from voicestack.contracts.predictor_settings import PredictorSettings
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels
 from voicestack_operator.manifests.voices import VOICE_DIR, voice_mount, voice_volume
@@ -23,39 +26,43 @@ MODEL_MOUNT = "/mnt/models"
 COQUI_TOS_VARIABLE = "COQUI_TOS_AGREED"  # coqui-tts: the CPML was accepted
 
 
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
+Env = list[dict[str, str]]
 
 
-def serving_env(prefix: str, section: dict[str, Any]) -> list[dict[str, str]]:
-    return [
-        {"name": f"{prefix}_LOAD_AT_START", "value": _flag(section["loadAtStart"])},
-        {"name": f"{prefix}_IDLE_UNLOAD_SECONDS", "value": str(section["idleUnloadSeconds"])},
-        {"name": f"{prefix}_MAX_CONCURRENCY", "value": str(section["maxConcurrency"])},
-        {"name": f"{prefix}_MAX_QUEUE", "value": str(section["maxQueue"])},
-    ]
+def settings_env(*settings: PredictorSettings) -> Env:
+    """The ``env`` entries that give a predictor these settings (variable names and value text are the
+    settings models' own: ``voicestack/contracts/*_settings.py``)."""
+    return [{"name": name, "value": value} for one in settings for name, value in one.to_env().items()]
 
 
-def asr_env(asr: dict[str, Any]) -> list[dict[str, str]]:
-    model = MODEL_MOUNT if "storageUri" in asr else asr["model"]
-    env = [
-        {"name": "ASR_ENGINE", "value": asr["engine"]},
-        {"name": "ASR_MODEL", "value": model},
-        {"name": "ASR_DEVICE", "value": asr["device"]},
-        {"name": "ASR_BEAM_SIZE", "value": str(asr["beamSize"])},
-        {"name": "ASR_VAD_ENABLED", "value": _flag(asr["vad"])},
-    ]
-    if (
-        asr["computeType"] != "default"
-    ):  # unset: the predictor picks by device (float16 cuda, int8/float32 cpu)
-        env.append({"name": "ASR_COMPUTE_TYPE", "value": asr["computeType"]})
-    if "batchSize" in asr:
-        env.append({"name": "ASR_BATCH_SIZE", "value": str(asr["batchSize"])})
-    return env + serving_env("ASR", asr)
+def _present(**values: Any) -> dict[str, Any]:
+    """The values that are set: an unset one leaves the predictor's own default."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
-def voice_aliases(aliases: dict[str, str]) -> str:
-    return ",".join(f"{alias}={voice}" for alias, voice in sorted(aliases.items()))
+def serving_values(section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "load_at_start": section["loadAtStart"],
+        "idle_unload_seconds": section["idleUnloadSeconds"],
+        "max_concurrency": section["maxConcurrency"],
+        "max_queue": section["maxQueue"],
+    }
+
+
+def asr_env(asr: dict[str, Any]) -> Env:
+    engine = asr_settings.EngineSettings.of(
+        **_present(
+            engine=asr["engine"],
+            model=MODEL_MOUNT if "storageUri" in asr else asr["model"],
+            device=asr["device"],
+            beam_size=asr["beamSize"],
+            vad=asr["vad"],
+            # "default": the predictor picks by device (float16 cuda, int8/float32 cpu)
+            compute_type=None if asr["computeType"] == "default" else asr["computeType"],
+            batch_size=asr.get("batchSize"),
+        )
+    )
+    return settings_env(engine, asr_settings.AsrServing.of(**serving_values(asr)))
 
 
 def model_name(engine: str, section: dict[str, Any]) -> str:
@@ -65,21 +72,23 @@ def model_name(engine: str, section: dict[str, Any]) -> str:
     return MODEL_NAMES[engine]
 
 
-def tts_env(tts: dict[str, Any]) -> list[dict[str, str]]:
-    env = [
-        {"name": "TTS_ENGINE", "value": tts["engine"]},
-        {"name": "TTS_MODEL", "value": tts["model"]},
-        {"name": "TTS_DEVICE", "value": tts["device"]},
-        {"name": "TTS_VOICE_DIR", "value": VOICE_DIR},
-        {"name": "TTS_AUTO_LANG", "value": _flag(tts["autoLang"])},
-    ]
-    if tts.get("voiceAliases"):
-        env.append({"name": "TTS_VOICE_ALIASES", "value": voice_aliases(tts["voiceAliases"])})
+def tts_env(tts: dict[str, Any]) -> Env:
+    engine = tts_settings.EngineSettings.of(
+        **_present(
+            engine=tts["engine"],
+            model=tts["model"],
+            device=tts["device"],
+            voices_dir=VOICE_DIR,
+            auto_lang=tts["autoLang"],
+            voice_aliases=tts.get("voiceAliases") or None,
+        )
+    )
+    env = settings_env(engine, tts_settings.TtsServing.of(**serving_values(tts)))
     if tts.get("acceptModelLicense") and tts["engine"] != "piper":
         # The user accepted the Coqui Public Model License (non-commercial) in the spec: coqui-tts may then
         # download XTTS-v2. Never set otherwise; the predictor does not accept it by itself.
         env.append({"name": COQUI_TOS_VARIABLE, "value": "1"})
-    return env + serving_env("TTS", tts)
+    return env
 
 
 def merge_env(generated: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from voicestack.contracts.audio import DEFAULT_MAX_SECONDS
 from voicestack.media import UnacceptedFormat, open_input
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ _MP3_LENGTH_HEADERS = (b"Xing", b"Info", b"VBRI")
 # A WAV header can declare 1 Hz: resampled to 16 kHz, 20 KB of it is hours of audio.
 MIN_SAMPLE_RATE = 1000
 MAX_SAMPLE_RATE = 384_000
-# When a caller names no limit: longer than any film.
-DEFAULT_MAX_SECONDS = 4 * 3600.0
 # The sample buffer starts at this many seconds when the container declares no duration, then doubles.
 _INITIAL_BUFFER_SECONDS = 60.0
 
