@@ -13,7 +13,7 @@ tells the truth.
 The replicas come from an ``Endpoints`` source (``voicestack_router.endpoints``) and may change while the
 router runs: each health round first asks the source for the current set. A replica found at run time takes
 requests once its readiness probe has passed; a removed one takes no new requests, finishes those it holds,
-and is forgotten when the last one ends. The slot count follows the number of replicas.
+and is forgotten when the last one ends. The slot count follows the number of admitted replicas.
 
 Time is bounded per call: a ``Deadline`` (from the audio's duration or the text's length) limits the wait
 for the answer, and a replica whose liveness probe times out ``stall_after_probes`` times in a row (a hung
@@ -239,7 +239,8 @@ class BackendPool:
         return self.endpoints.configured
 
     def _capacity(self) -> int:
-        return self.max_inflight * max(1, len(self.replicas))
+        """Slots for the admitted replicas (a replica still waiting for its readiness adds none yet)."""
+        return self.max_inflight * max(1, sum(1 for replica in self.replicas if replica.admitted))
 
     def ready_replicas(self) -> int:
         return sum(1 for replica in self.replicas if replica.live and replica.ready)
@@ -543,6 +544,7 @@ class BackendPool:
             REPLICA_READY.labels(self.name, replica.url).set(1 if replica.ready else 0)
 
         await asyncio.gather(*(probe(replica) for replica in self.replicas))
+        self._slots.resize(self._capacity())  # admissions add slots
 
     async def watch(self, interval: float) -> None:
         """Follow the endpoint set and probe, forever (a background task)."""

@@ -195,6 +195,29 @@ async def test_removed_replica_finishes_its_request_and_gets_no_new_ones(
     assert pool.draining == [] and len(pool.describe()["replicas"]) == 1
 
 
+async def test_slots_grow_with_the_replicas(replicas: dict[str, Replica], client: httpx.AsyncClient) -> None:
+    """One request per replica: a second request waits while one pod is busy, and is served as soon as a
+    second pod is admitted (the pool's capacity follows the endpoint set)."""
+    resolver = StandInResolver(["127.0.0.2"])
+    endpoints = DnsEndpoints(f"dns+http://asr-headless.test:{_port(replicas)}", resolver)
+    pool = BackendPool("asr", endpoints, client, max_inflight=1)
+    await _round(pool)
+    busy = replicas["127.0.0.2"]
+    busy.hold = True
+    first = asyncio.create_task(_work(pool))
+    await asyncio.to_thread(busy.holding.wait, 10)
+    second = asyncio.create_task(_work(pool))
+    await asyncio.sleep(0.3)
+    assert not second.done() and pool.waiting == 1  # no slot: one replica, one request each
+
+    resolver.addresses = list(ADDRESSES)
+    await _round(pool)
+    assert await asyncio.wait_for(second, 10) == "127.0.0.3"
+    assert not first.done()
+    busy.release.set()
+    assert await first == "127.0.0.2"
+
+
 async def test_no_replica_found_is_unavailable_not_a_hang(client: httpx.AsyncClient) -> None:
     """A name with no ready pod: the pool is configured, a call is a 503 after its retries."""
     pool = BackendPool(
