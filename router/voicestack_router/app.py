@@ -41,6 +41,7 @@ from voicestack_router.backends import (
 )
 from voicestack_router.body_limits import BodyRateMiddleware, JsonBodyLimitMiddleware
 from voicestack_router.consent_store import build_consent_store
+from voicestack_router.endpoints import endpoints_from_urls
 from voicestack_router.errors import ApiError, ErrorGuardMiddleware, install_error_handlers
 from voicestack_router.openapi import install_openapi
 from voicestack_router.realtime import routes as realtime_routes
@@ -212,9 +213,11 @@ def create_app(settings: RouterSettings | None = None) -> FastAPI:
             ),
             "stall_after_probes": settings.stall_after_probes,
         }
-        app.state.asr = BackendPool("asr", settings.asr_urls, client, **common)
-        app.state.tts = BackendPool("tts", settings.tts_urls, client, **common)
-        app.state.tts_fast = BackendPool("tts-fast", settings.tts_fast_urls, client, **common)
+        app.state.asr = BackendPool("asr", endpoints_from_urls(settings.asr_urls), client, **common)
+        app.state.tts = BackendPool("tts", endpoints_from_urls(settings.tts_urls), client, **common)
+        app.state.tts_fast = BackendPool(
+            "tts-fast", endpoints_from_urls(settings.tts_fast_urls), client, **common
+        )
         watchers = [
             asyncio.create_task(pool.watch(settings.health_interval_seconds))
             for pool in (app.state.asr, app.state.tts, app.state.tts_fast)

@@ -38,7 +38,7 @@ def probed_seconds(upload: UploadedFile, raw_pcm: bool) -> float | None:
     if raw_pcm:
         return upload.size / ASR_PCM_BYTES_PER_SECOND
     try:
-        with upload.path.open("rb") as handle, open_input(handle) as container:
+        with open_input(upload.rewound()) as container:
             duration = container.duration
     except Exception:  # unreadable or refused: the predictor says why; the deadline takes the maximum
         return None

@@ -10,6 +10,11 @@ unreachable predictor to come back (``voicestack up`` restarts one that crashed)
 ``/v2/health/live`` and ``/v2/health/ready`` so routing prefers ready replicas and the router's readiness
 tells the truth.
 
+The replicas come from an ``Endpoints`` source (``voicestack_router.endpoints``) and may change while the
+router runs: each health round first asks the source for the current set. A replica found at run time takes
+requests once its readiness probe has passed; a removed one takes no new requests, finishes those it holds,
+and is forgotten when the last one ends. The slot count follows the number of admitted replicas.
+
 Time is bounded per call: a ``Deadline`` (from the audio's duration or the text's length) limits the wait
 for the answer, and a replica whose liveness probe times out ``stall_after_probes`` times in a row (a hung
 or SIGSTOPped process: its socket accepts, nothing answers) is *stalled*: the calls waiting on it end at
@@ -23,6 +28,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,6 +38,7 @@ import httpx
 from prometheus_client import Counter, Gauge
 
 from voicestack.contracts.errors import ErrorCode, error_code
+from voicestack_router.endpoints import Endpoints
 from voicestack_router.request_context import current_request_id
 
 log = logging.getLogger(__name__)
@@ -106,6 +113,8 @@ class Replica:
     url: str
     live: bool = True  # optimistic until the first health check
     ready: bool = False
+    admitted: bool = True  # False for one found at run time, until its readiness probe passes
+    draining: bool = False  # gone from the endpoint set: no new requests, its in-flight ones finish
     inflight: int = 0
     last_error: str | None = None
     checked_at: float = 0.0
@@ -145,13 +154,56 @@ def _retry_after(response: httpx.Response, default: int) -> int:
     return int(value) if value.isdigit() else default
 
 
+class Slots:
+    """A FIFO counting semaphore whose capacity can change (it follows the number of replicas)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.capacity
+
+    async def acquire(self) -> None:
+        if not self.full and not self._waiters:
+            self.used += 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self.release()  # granted just as the caller was cancelled: pass the slot on
+            elif granted in self._waiters:
+                self._waiters.remove(granted)
+            raise
+
+    def release(self) -> None:
+        self.used -= 1
+        self._wake()
+
+    def resize(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and not self.full:
+            granted = self._waiters.popleft()
+            if not granted.done():
+                self.used += 1
+                granted.set_result(None)
+
+
 class BackendPool:
     """Replicas of one predictor behind a slot limit and a bounded queue."""
 
     def __init__(
         self,
         name: str,
-        urls: list[str],
+        endpoints: Endpoints,
         client: httpx.AsyncClient,
         *,
         max_inflight: int = 4,
@@ -163,7 +215,9 @@ class BackendPool:
         stall_after_probes: int = 2,
     ) -> None:
         self.name = name
-        self.replicas = [Replica(url) for url in urls]
+        self.endpoints = endpoints
+        self.replicas = [Replica(url) for url in endpoints.initial()]
+        self.draining: list[Replica] = []  # removed from the set, requests still in flight
         self.client = client
         self.max_inflight = max_inflight
         self.max_queue = max_queue
@@ -172,7 +226,7 @@ class BackendPool:
         self.unavailable_wait_seconds = unavailable_wait_seconds
         self.deadline = deadline or Deadline()
         self.stall_after_probes = stall_after_probes
-        self._slots = asyncio.Semaphore(max(1, max_inflight * len(self.replicas)))
+        self._slots = Slots(self._capacity())
         self._cursor = itertools.count()
         self.waiting = 0
         self.waiting_limited = 0
@@ -182,7 +236,11 @@ class BackendPool:
 
     @property
     def configured(self) -> bool:
-        return bool(self.replicas)
+        return self.endpoints.configured
+
+    def _capacity(self) -> int:
+        """Slots for the admitted replicas (a replica still waiting for its readiness adds none yet)."""
+        return self.max_inflight * max(1, sum(1 for replica in self.replicas if replica.admitted))
 
     def ready_replicas(self) -> int:
         return sum(1 for replica in self.replicas if replica.live and replica.ready)
@@ -194,9 +252,9 @@ class BackendPool:
     @asynccontextmanager
     async def slot(self, *, wait: bool) -> AsyncIterator[None]:
         """Hold one of the pool's slots; ``wait=False`` callers are refused past ``max_queue`` waiters."""
-        if not self.replicas:
+        if not self.configured:
             raise BackendUnavailable(f"no {self.name} predictor is configured", self.retry_after)
-        if self._slots.locked() and not wait and self.waiting_limited >= self.max_queue:
+        if self._slots.full and not wait and self.waiting_limited >= self.max_queue:
             BACKEND_REQUESTS.labels(self.name, "refused_busy").inc()
             raise BackendBusy(
                 f"The {self.name} backend is busy ({self.active} running, {self.waiting} waiting); "
@@ -217,11 +275,13 @@ class BackendPool:
             self.active -= 1
             self._slots.release()
 
-    def pick(self, exclude: set[str] | None = None) -> Replica:
-        """Round-robin over the best group: ready, else live, else all (to find one that came back)."""
-        candidates = [replica for replica in self.replicas if not exclude or replica.url not in exclude]
+    def pick(self, exclude: set[str] | None = None) -> Replica | None:
+        """Round-robin over the best group of admitted replicas: ready, else live, else all (to find one that
+        came back); None when no replica is admitted (none found yet, or none has passed its readiness)."""
+        admitted = [replica for replica in self.replicas if replica.admitted]
+        candidates = [replica for replica in admitted if not exclude or replica.url not in exclude]
         if not candidates:
-            candidates = self.replicas
+            candidates = admitted
         for group in (
             [replica for replica in candidates if replica.live and replica.ready],
             [replica for replica in candidates if replica.live],
@@ -231,7 +291,7 @@ class BackendPool:
                 start = next(self._cursor)
                 ordered = group[start % len(group) :] + group[: start % len(group)]
                 return min(ordered, key=lambda replica: replica.inflight)
-        raise BackendUnavailable(f"no {self.name} predictor is configured", self.retry_after)
+        return None
 
     # --- calls ------------------------------------------------------------------------------------------
     @asynccontextmanager
@@ -278,6 +338,12 @@ class BackendPool:
             while True:
                 attempt += 1
                 replica = self.pick(exclude=tried)
+                if replica is None:
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if retry and self._may_retry(attempt, wait, unreachable_since):
+                        await asyncio.sleep(min(0.2 * attempt, 2.0))
+                        continue
+                    raise BackendUnavailable(f"No {self.name} predictor replica is ready.", self.retry_after)
                 tried.add(replica.url)
                 if len(tried) >= len(self.replicas):
                     tried = set()
@@ -300,7 +366,7 @@ class BackendPool:
                     httpx.ReadError,
                     httpx.WriteError,
                 ) as exc:
-                    replica.inflight -= 1
+                    self._done(replica)
                     replica.live = False
                     replica.ready = False
                     replica.last_error = f"{type(exc).__name__}: {exc}"
@@ -315,7 +381,7 @@ class BackendPool:
                         f"The {self.name} backend is unavailable ({replica.last_error}).", self.retry_after
                     ) from exc
                 except BaseException:
-                    replica.inflight -= 1
+                    self._done(replica)
                     raise
                 try:
                     if response.status_code == 503:
@@ -345,7 +411,7 @@ class BackendPool:
                     yield response
                     return
                 finally:
-                    replica.inflight -= 1
+                    self._done(replica)
                     if response is not None:
                         await response.aclose()
 
@@ -413,6 +479,40 @@ class BackendPool:
         except ValueError as exc:
             raise BackendError(502, f"the {self.name} backend answered invalid JSON") from exc
 
+    def _done(self, replica: Replica) -> None:
+        """One request left ``replica``; a draining replica is forgotten after its last one."""
+        replica.inflight -= 1
+        if replica.draining and replica.inflight == 0 and replica in self.draining:
+            self.draining.remove(replica)
+            log.info("%s replica %s drained", self.name, replica.url)
+
+    # --- the endpoint set -------------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Follow the endpoint source: add new replicas (admitted after their readiness), drain removed ones.
+
+        A source that cannot be read (a DNS failure) leaves the set as it was.
+        """
+        try:
+            urls = await self.endpoints.current()
+        except OSError as exc:
+            log.warning("%s endpoints could not be read, keeping %d: %s", self.name, len(self.replicas), exc)
+            return
+        known = {replica.url for replica in self.replicas}
+        wanted = set(urls)
+        for replica in [replica for replica in self.replicas if replica.url not in wanted]:
+            self.replicas.remove(replica)
+            replica.draining = True
+            with contextlib.suppress(KeyError):
+                REPLICA_READY.remove(self.name, replica.url)
+            if replica.inflight:
+                self.draining.append(replica)
+            log.info("%s replica %s removed (%d in flight)", self.name, replica.url, replica.inflight)
+        for url in urls:
+            if url not in known:
+                self.replicas.append(Replica(url, live=False, admitted=False))
+                log.info("%s replica %s found; admitted once ready", self.name, url)
+        self._slots.resize(self._capacity())
+
     # --- health -----------------------------------------------------------------------------------------
     async def check(self, probe_seconds: float = 2.0) -> None:
         """Probe every replica's liveness and readiness once."""
@@ -425,6 +525,9 @@ class BackendPool:
                 replica.live = live.status_code == 200
                 ready = await self.client.get(f"{replica.url}/v2/health/ready", timeout=probe_seconds)
                 replica.ready = ready.status_code == 200
+                if replica.ready and not replica.admitted:
+                    replica.admitted = True
+                    log.info("%s replica %s is ready: admitted", self.name, replica.url)
                 replica.last_error = None if replica.ready else f"not ready ({ready.status_code})"
             except httpx.HTTPError as exc:
                 replica.live = replica.ready = False
@@ -441,11 +544,13 @@ class BackendPool:
             REPLICA_READY.labels(self.name, replica.url).set(1 if replica.ready else 0)
 
         await asyncio.gather(*(probe(replica) for replica in self.replicas))
+        self._slots.resize(self._capacity())  # admissions add slots
 
     async def watch(self, interval: float) -> None:
-        """Probe forever (a background task)."""
+        """Follow the endpoint set and probe, forever (a background task)."""
         while True:
             with contextlib.suppress(Exception):
+                await self.refresh()
                 await self.check()
             await asyncio.sleep(interval)
 
@@ -456,6 +561,7 @@ class BackendPool:
         return "ok" if self.ready_replicas() == len(self.replicas) else "degraded"
 
     def describe(self) -> dict[str, Any]:
+        """The pool for ``/health``: the current replicas, then draining ones (not counted in the totals)."""
         return {
             "status": self.status(),
             "ready_replicas": self.ready_replicas(),
@@ -469,8 +575,10 @@ class BackendPool:
                     "inflight": replica.inflight,
                     "error": replica.last_error,
                     "stalled": replica.stalled.is_set(),
+                    "admitted": replica.admitted,
+                    "draining": replica.draining,
                 }
-                for replica in self.replicas
+                for replica in self.replicas + self.draining
             ],
             "active": self.active,
             "waiting": self.waiting,

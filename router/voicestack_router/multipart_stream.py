@@ -1,32 +1,44 @@
-"""A streaming ``multipart/form-data`` reader with an upload limit enforced while the body arrives.
+"""``multipart/form-data`` uploads through Starlette's parser, with the upload limit enforced while the body
+arrives.
 
-Starlette's ``request.form()`` spools the whole body before the handler sees it, so a limit could only be
-checked afterwards. Here the body is read chunk by chunk from ``request.stream()`` through
-``python_multipart``'s incremental parser: file parts go straight to a temporary file on disk (memory stays
-flat for bodies of any size), text fields are kept (small, capped), and the read stops with **413** as
-soon as the limit is passed — before any expensive work.
+The parsing is Starlette's own ``MultiPartParser`` (the one behind ``request.form()``, built on
+python-multipart): it streams the body, spools each file part to a temporary file (memory stays flat for
+bodies of any size), caps text fields at ``max_part_size`` and counts files and fields. What is left here is
+the part ``request.form()`` cannot do:
+
+- **A size limit while reading.** Starlette has no limit on a whole body or on a file part. The body
+  reaches the parser through ``_limited``, which stops the read with **413** as soon as it passes the file
+  limit plus ``FORM_OVERHEAD_BYTES`` (boundaries, headers, text fields); a declared ``Content-Length`` over
+  it is refused before reading. The file limit itself is then exact: a file part over it (at most the
+  overhead larger, so at most that much more was read) is refused with the same 413 after the parse.
+- **Errors in the router's shape.** ``request.form()`` turns a parser error into a plain-text
+  ``HTTPException(400)``; calling the parser directly lets its errors become OpenAI-shaped ones: a text
+  field over ``MAX_FIELD_BYTES`` is a 413, too many parts or a malformed body a 400 ``invalid_multipart``,
+  another media type a 415.
+- **Draining a refused body**, so a client that writes its whole request before reading (httpx) sees the
+  413 rather than a broken pipe.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO
 
 from fastapi import Request
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
-from voicestack.text import shown
 from voicestack_router.errors import ApiError
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 MAX_FIELD_BYTES = 1024 * 1024
+MAX_FILES = 8  # a form holds one file; a few more are tolerated (the last of a repeated field wins)
+MAX_FIELDS = 1000
 FORM_OVERHEAD_BYTES = 1024 * 1024  # boundaries, part headers and text fields on top of the file limit
 READ_CHUNK_BYTES = 1024 * 1024
 DRAIN_LIMIT_BYTES = 256 * 1024 * 1024  # read and drop this much of a refused body so the client sees the 413
@@ -34,22 +46,27 @@ DRAIN_LIMIT_BYTES = 256 * 1024 * 1024  # read and drop this much of a refused bo
 
 @dataclass
 class UploadedFile:
-    """A file part saved to a temporary file."""
+    """A file part, spooled by the parser (in memory up to 1 MiB, then in an unnamed temporary file)."""
 
     field_name: str
     filename: str
     content_type: str
-    path: Path
+    file: IO[bytes]
     size: int = 0
 
+    def rewound(self) -> IO[bytes]:
+        """The spooled file from its first byte (one reader at a time: each read starts here again)."""
+        self.file.seek(0)
+        return self.file
+
     async def chunks(self, chunk_size: int = READ_CHUNK_BYTES) -> AsyncIterator[bytes]:
-        """The file's bytes in chunks (for a streaming upload to a predictor)."""
-        with self.path.open("rb") as handle:
-            while chunk := handle.read(chunk_size):
-                yield chunk
+        """The file's bytes in chunks (for a streaming upload to a predictor; each call starts afresh)."""
+        handle = self.rewound()
+        while chunk := handle.read(chunk_size):
+            yield chunk
 
     def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
+        return self.rewound().read()
 
 
 @dataclass
@@ -76,106 +93,9 @@ class MultipartForm:
         return list(self.fields.get(name, []))
 
     def close(self) -> None:
-        """Delete the temporary files."""
+        """Close (and so delete) the spooled files."""
         for upload in self.files.values():
-            with contextlib.suppress(FileNotFoundError):
-                upload.path.unlink()
-
-
-class _PartCollector:
-    """The parser's callbacks: headers of the current part, then its data to memory or to disk."""
-
-    def __init__(self, form: MultipartForm, max_file_bytes: int, spool_dir: str | None) -> None:
-        self.form = form
-        self.max_file_bytes = max_file_bytes
-        self.spool_dir = spool_dir
-        self._header_field = b""
-        self._header_value = b""
-        self._headers: dict[bytes, bytes] = {}
-        self._name = ""
-        self._is_file = False
-        self._buffer = bytearray()
-        self._handle: IO[bytes] | None = None
-        self._upload: UploadedFile | None = None
-        self.error: ApiError | None = None
-
-    def callbacks(self) -> dict[str, object]:
-        return {
-            "on_part_begin": self.on_part_begin,
-            "on_header_field": self.on_header_field,
-            "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end,
-            "on_headers_finished": self.on_headers_finished,
-            "on_part_data": self.on_part_data,
-            "on_part_end": self.on_part_end,
-        }
-
-    def on_part_begin(self) -> None:
-        self._headers = {}
-        self._buffer = bytearray()
-        self._handle = None
-        self._upload = None
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._header_field.strip().lower()] = self._header_value.strip()
-        self._header_field = b""
-        self._header_value = b""
-
-    def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        filename = options.get(b"filename")
-        self._is_file = filename is not None
-        if self._is_file:
-            fd, path = tempfile.mkstemp(prefix="voicestack-upload-", dir=self.spool_dir)
-            self._handle = os.fdopen(fd, "wb")
-            content_type = self._headers.get(b"content-type", b"application/octet-stream").decode("latin-1")
-            self._upload = UploadedFile(
-                field_name=self._name,
-                filename=(filename or b"").decode("utf-8", "replace"),
-                content_type=content_type,
-                path=Path(path),
-            )
-            previous = self.form.files.get(self._name)
-            if previous is not None:  # a repeated file field: the last one wins
-                with contextlib.suppress(FileNotFoundError):
-                    previous.path.unlink()
-            self.form.files[self._name] = self._upload
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self.error is not None:
-            return
-        size = end - start
-        if self._is_file:
-            assert self._upload is not None and self._handle is not None
-            self._upload.size += size
-            if self._upload.size > self.max_file_bytes:
-                self.error = too_large(self.max_file_bytes, self._name)
-                return
-            self._handle.write(data[start:end])
-        else:
-            self._buffer += data[start:end]
-            if len(self._buffer) > MAX_FIELD_BYTES:
-                self.error = ApiError(413, f"form field {shown(self._name)} is too large", param=self._name)
-
-    def on_part_end(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        elif not self._is_file and self.error is None:
-            value = self._buffer.decode("utf-8", "replace")
-            self.form.fields.setdefault(self._name, []).append(value)
-
-    def abort(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+            upload.file.close()
 
 
 def too_large(limit: int, param: str | None = None) -> ApiError:
@@ -187,7 +107,8 @@ def too_large(limit: int, param: str | None = None) -> ApiError:
     )
 
 
-def multipart_boundary(request: Request) -> bytes:
+def check_multipart(request: Request) -> None:
+    """415 for another media type, 400 for a multipart type without a boundary."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
         raise ApiError(
@@ -195,10 +116,8 @@ def multipart_boundary(request: Request) -> bytes:
             "Unsupported media type: send the request as multipart/form-data.",
             code="unsupported_media_type",
         )
-    boundary = options.get(b"boundary")
-    if not boundary:
+    if not options.get(b"boundary"):
         raise ApiError(400, "multipart/form-data without a boundary", code="invalid_multipart")
-    return boundary
 
 
 async def drain(request: Request, already: int) -> None:
@@ -217,40 +136,85 @@ async def drain(request: Request, already: int) -> None:
                 return
 
 
-async def read_multipart(
-    request: Request, *, max_file_bytes: int, spool_dir: str | None = None
-) -> MultipartForm:
+class _Limited:
+    """The request body as the parser reads it, refused with 413 past ``max_body`` bytes."""
+
+    def __init__(self, request: Request, max_body: int, max_file_bytes: int) -> None:
+        self.request = request
+        self.max_body = max_body
+        self.max_file_bytes = max_file_bytes
+        self.received = 0
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        async for chunk in self.request.stream():
+            self.received += len(chunk)
+            if self.received > self.max_body:
+                raise too_large(self.max_file_bytes)
+            yield chunk
+
+
+def _form(items: list[tuple[str, str | UploadFile]]) -> MultipartForm:
+    """Starlette's items as a ``MultipartForm``; of a repeated file field the last part wins."""
+    form = MultipartForm()
+    for name, value in items:
+        if isinstance(value, str):
+            form.fields.setdefault(name, []).append(value)
+            continue
+        previous = form.files.get(name)
+        if previous is not None:
+            previous.file.close()
+        form.files[name] = UploadedFile(
+            field_name=name,
+            filename=value.filename or "",
+            content_type=value.content_type or "application/octet-stream",
+            file=value.file,
+            size=value.size or 0,
+        )
+    return form
+
+
+def _parser_error(exc: MultiPartException) -> ApiError:
+    if exc.message.startswith("Part exceeded maximum size"):
+        return ApiError(
+            413,
+            f"A form field is too large: the limit is {MAX_FIELD_BYTES // 1024} KiB.",
+            code="request_too_large",
+        )
+    return ApiError(400, f"malformed multipart body: {exc.message}", code="invalid_multipart")
+
+
+async def read_multipart(request: Request, *, max_file_bytes: int) -> MultipartForm:
     """Parse the request's multipart body as it streams in; raise ``ApiError`` 413 past the limit.
 
     The caller owns the result and must ``close()`` it (deleting the temporary files).
     """
-    boundary = multipart_boundary(request)
+    check_multipart(request)
     max_body = max_file_bytes + FORM_OVERHEAD_BYTES
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         await drain(request, int(declared))
         raise too_large(max_file_bytes)
-    form = MultipartForm()
-    collector = _PartCollector(form, max_file_bytes, spool_dir)
-    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
-    received = 0
+    body = _Limited(request, max_body, max_file_bytes)
+    parser = MultiPartParser(
+        request.headers,
+        body.stream(),
+        max_files=MAX_FILES,
+        max_fields=MAX_FIELDS,
+        max_part_size=MAX_FIELD_BYTES,
+    )
     try:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > max_body:
-                raise too_large(max_file_bytes)
-            parser.write(chunk)
-            if collector.error is not None:
-                raise collector.error
-        parser.finalize()
-    except ApiError as exc:
-        collector.abort()
-        form.close()
+        try:
+            form = _form((await parser.parse()).multi_items())  # the parser closes its files on any error
+        except MultiPartException as exc:
+            raise _parser_error(exc) from exc
+    except ApiError as exc:  # too large, or a body that arrives too slowly (408: not drained)
         if exc.status == 413:
-            await drain(request, received)
+            await drain(request, body.received)
         raise
-    except Exception as exc:
-        collector.abort()
-        form.close()
+    except Exception as exc:  # e.g. a body that is no multipart at all (python-multipart's own errors)
         raise ApiError(400, f"malformed multipart body: {exc}", code="invalid_multipart") from exc
+    for name, upload in form.files.items():
+        if upload.size > max_file_bytes:
+            form.close()
+            raise too_large(max_file_bytes, name)
     return form

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from voicestack.contracts.models import ASR_MODEL_NAME, TTS_FAST_MODEL_NAME, TTS_MODEL_NAME
+from voicestack_router.endpoints import DNS_SCHEME_PREFIX, DnsEndpoints
 
 
 def _as_list(value: Any) -> list[str]:
@@ -35,7 +36,12 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _as_urls(value: Any) -> list[str]:
-    return [url.rstrip("/") for url in _as_list(value)]
+    """Predictor URLs: ``http(s)://host:port`` as is, ``dns+http(s)://name:port`` resolved at run time."""
+    urls = [url.rstrip("/") for url in _as_list(value)]
+    for url in urls:
+        if url.startswith(DNS_SCHEME_PREFIX):
+            DnsEndpoints(url)  # raises ValueError (a settings error) for a malformed one
+    return urls
 
 
 StrList = Annotated[list[str], NoDecode, BeforeValidator(_as_list)]
@@ -48,7 +54,10 @@ class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTER_", extra="ignore")
 
     # Contract keys (docs/contracts.md)
-    asr_urls: UrlList = Field(default_factory=list, description="ASR predictor base URLs (round-robin).")
+    asr_urls: UrlList = Field(
+        default_factory=list,
+        description="ASR predictor base URLs (round-robin); dns+http://name:port: every address of name.",
+    )
     asr_model_name: str = ASR_MODEL_NAME
     asr_aliases: StrList = Field(default_factory=lambda: ["whisper-1"])
     tts_urls: UrlList = Field(default_factory=list, description="TTS predictor base URLs (round-robin).")
