@@ -8,6 +8,7 @@ from typing import Any
 from voicestack_operator import kube
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import isvc, labels, router, voices
+from voicestack_operator.spec_model import ENGINES, VoiceStackSpec
 
 
 @dataclass
@@ -21,13 +22,13 @@ class Desired:
 
 
 def predictor_urls(
-    stack: str, namespace: str, spec: dict[str, Any], isvcs: dict[str, dict[str, Any] | None]
+    stack: str, namespace: str, spec: VoiceStackSpec, isvcs: dict[str, dict[str, Any] | None]
 ) -> dict[str, str]:
     """Standard mode: the predictor Service (stable). Knative: the ISVC's reported address once it has one."""
     urls = {}
-    for engine in ("asr", "tts"):
+    for engine in ENGINES:
         url = isvc.predictor_url(stack, namespace, engine)
-        if spec["deploymentMode"] == "Knative":
+        if spec.deploymentMode == "Knative":
             reported = (((isvcs.get(engine) or {}).get("status") or {}).get("address") or {}).get("url")
             url = reported or url
         urls[engine] = url
@@ -37,7 +38,7 @@ def predictor_urls(
 def desired_children(
     stack: str,
     namespace: str,
-    spec: dict[str, Any],
+    spec: VoiceStackSpec,
     images: Images,
     discovered_voices: dict[str, str],
     isvcs: dict[str, dict[str, Any] | None],
@@ -49,14 +50,14 @@ def desired_children(
         router.role(stack, namespace),
         router.role_binding(stack, namespace),
     ]
-    tts = spec["tts"]
-    if tts["enabled"]:
+    tts = spec.tts
+    if tts.enabled:
         for configmap in voices.inline_voice_configmaps(stack, namespace, tts):
             desired.objects.append(configmap)
             desired.voice_configmaps.add(configmap["metadata"]["name"])
         desired.voice_sources = voices.voice_sources(stack, tts, discovered_voices)
-    for engine in ("asr", "tts"):
-        if spec[engine]["enabled"]:
+    for engine in ENGINES:
+        if spec.predictor(engine).enabled:
             sources = desired.voice_sources if engine == "tts" else None
             desired.objects.append(isvc.inference_service(stack, namespace, spec, engine, images, sources))
         else:
@@ -69,7 +70,7 @@ def desired_children(
         router.deployment(stack, namespace, spec, images, router.config_checksum(config)),
         router.service(stack, namespace, spec),
     ]
-    if spec["router"]["ingress"]["enabled"]:
+    if spec.router.ingress.enabled:
         desired.objects.append(router.ingress(stack, namespace, spec))
     else:
         desired.absent.append((kube.INGRESS, name))

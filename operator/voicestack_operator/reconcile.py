@@ -127,15 +127,14 @@ async def reconcile(api: kube.KubeApi, namespace: str, name: str, logger: Logger
     for engine in ("asr", "tts"):
         isvcs[engine] = results.get(("InferenceService", labels.isvc_name(name, engine)))
     deployment = results.get(("Deployment", labels.router_name(name)))
+    asr, tts = spec.asr, spec.tts
     states = {
-        "AsrReady": status.isvc_state("asr", spec["asr"]["enabled"], isvcs["asr"], kserve),
-        "TtsReady": status.licence_hint(
-            spec["tts"], status.isvc_state("tts", spec["tts"]["enabled"], isvcs["tts"], kserve)
-        ),
-        "RouterReady": status.deployment_state(deployment, spec["router"]["replicas"]),
+        "AsrReady": status.isvc_state("asr", asr.enabled, isvcs["asr"], kserve),
+        "TtsReady": status.licence_hint(tts, status.isvc_state("tts", tts.enabled, isvcs["tts"], kserve)),
+        "RouterReady": status.deployment_state(deployment, spec.router.replicas),
     }
     url = router.router_url(name, namespace)
-    enabled = {"AsrReady": spec["asr"]["enabled"], "TtsReady": spec["tts"]["enabled"]}
+    enabled = {"AsrReady": asr.enabled, "TtsReady": tts.enabled}
     states["Ready"] = status.overall_state(states, enabled, url)
     extra: dict[str, Any] = {
         "routerUrl": url,
@@ -143,27 +142,22 @@ async def reconcile(api: kube.KubeApi, namespace: str, name: str, logger: Logger
         "asr": component(
             labels.isvc_name(name, "asr"),
             desired.predictor_urls["asr"],
-            spec["asr"].get("model") or spec["asr"]["storageUri"],
+            asr.model or asr.storageUri,
             states["AsrReady"],
         )
-        if spec["asr"]["enabled"]
+        if asr.enabled
         else None,
         "tts": component(
-            labels.isvc_name(name, "tts"),
-            desired.predictor_urls["tts"],
-            spec["tts"]["model"],
-            states["TtsReady"],
+            labels.isvc_name(name, "tts"), desired.predictor_urls["tts"], tts.model, states["TtsReady"]
         )
-        if spec["tts"]["enabled"]
+        if tts.enabled
         else None,
-        "voices": sorted(s["configMap"]["name"] for s in desired.voice_sources)
-        if spec["tts"]["enabled"]
-        else None,
+        "voices": sorted(s["configMap"]["name"] for s in desired.voice_sources) if tts.enabled else None,
     }
     await publish_status(api, stack, states, extra)
 
 
-def component(name: str, url: str, model: str, state: status.State) -> dict[str, Any]:
+def component(name: str, url: str, model: str | None, state: status.State) -> dict[str, Any]:
     return {"name": name, "url": url, "model": model, "ready": state.ready}
 
 

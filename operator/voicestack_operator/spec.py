@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from voicestack.contracts.voices import CONFIGMAP_MAX_BYTES
-from voicestack_operator.spec_model import DEFAULT_ASR_MODEL, DEFAULT_TTS_MODELS, VoiceStackSpec
+from voicestack_operator.spec_model import DEFAULT_ASR_MODEL, DEFAULT_TTS_MODELS, Voice, VoiceStackSpec
 
 __all__ = ["InvalidSpec", "decoded_voice", "normalize", "parse", "with_defaults"]
 
@@ -48,29 +48,34 @@ def with_defaults(spec: dict[str, Any] | None) -> dict[str, Any]:
     return parse(spec).model_dump(exclude_none=True)
 
 
-def decoded_voice(voice: dict[str, Any]) -> bytes:
+def decoded_voice(voice: Voice) -> bytes:
     """The inline sample of a voice, decoded (validated by :func:`normalize`); line breaks are ignored."""
-    return base64.b64decode("".join(voice["data"].split()), validate=True)
+    if voice.data is None:
+        raise ValueError(f"voice {voice.name} has no inline data")
+    return base64.b64decode("".join(voice.data.split()), validate=True)
 
 
-def normalize(spec: dict[str, Any] | None) -> dict[str, Any]:
-    """The spec with every default filled in, the default models named; :class:`InvalidSpec` for a spec
-    the models refuse or a bad inline voice sample.
+def normalize(spec: dict[str, Any] | None) -> VoiceStackSpec:
+    """The typed spec with every default filled in, the default models named; :class:`InvalidSpec` for a
+    spec the models refuse or a bad inline voice sample.
 
-    The spec is one the API server admitted, so the CRD's schema and CEL rules hold.
+    The spec is one the API server admitted, so the CRD's schema and CEL rules hold. After it, ``asr.model``
+    is unset only with a ``storageUri``, and ``tts.model`` only for engine coqui without one (a spec the CRD
+    refuses).
     """
-    full = with_defaults(spec)
-    asr, tts = full["asr"], full["tts"]
-    if "model" not in asr and "storageUri" not in asr:
-        asr["model"] = DEFAULT_ASR_MODEL
-    tts.setdefault("model", DEFAULT_TTS_MODELS.get(tts["engine"]))
-    for index, voice in enumerate(tts.get("voices", [])):
-        if "data" in voice:
-            _check_sample(f"spec.tts.voices[{index}] ({voice.get('name', '')})", voice)
+    full = parse(spec)
+    asr, tts = full.asr, full.tts
+    if asr.model is None and asr.storageUri is None:
+        asr.model = DEFAULT_ASR_MODEL
+    if tts.model is None:
+        tts.model = DEFAULT_TTS_MODELS.get(tts.engine)
+    for index, voice in enumerate(tts.voices or []):
+        if voice.data is not None:
+            _check_sample(f"spec.tts.voices[{index}] ({voice.name})", voice)
     return full
 
 
-def _check_sample(where: str, voice: dict[str, Any]) -> None:
+def _check_sample(where: str, voice: Voice) -> None:
     try:
         size = len(decoded_voice(voice))
     except (binascii.Error, ValueError) as exc:

@@ -468,6 +468,10 @@ class RouterSpec(Scheduling):
 
 
 # --- the spec --------------------------------------------------------------------------------------------
+Engine = Literal["asr", "tts"]
+ENGINES: tuple[Engine, ...] = ("asr", "tts")
+
+
 class VoiceStackSpec(Model):
     """Desired state of the speech stack."""
 
@@ -497,6 +501,10 @@ class VoiceStackSpec(Model):
     router: RouterSpec = Field(
         RouterSpec(), description="The OpenAI- and Bazarr-compatible router in front of the predictors."
     )
+
+    def predictor(self, engine: Engine) -> AsrSpec | TtsSpec:
+        """The section of one predictor, ``asr`` or ``tts``."""
+        return self.asr if engine == "asr" else self.tts
 
 
 # --- the status (written by the operator; modelled for the CRD) ------------------------------------------

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from voicestack_operator.spec_model import TtsSpec
+
 CONDITION_TYPES = ("Ready", "AsrReady", "TtsReady", "RouterReady")
 NOT_READY = {"AsrReady": "AsrNotReady", "TtsReady": "TtsNotReady", "RouterReady": "RouterNotReady"}
 
@@ -68,20 +70,20 @@ def is_xtts_v2(model: str) -> bool:
     return bool(XTTS_V2.search(model))
 
 
-def licence_hint(tts: dict[str, Any], state: State) -> State:
+def licence_hint(tts: TtsSpec, state: State) -> State:
     """The TTS state, with a hint when an unready predictor wants XTTS-v2 and nobody accepted its licence.
 
     Not a diagnosis (the operator cannot see the predictor's log): only the likely cause, added to KServe's
     own reason and message. No hint once ``acceptModelLicense`` is true or ``env`` sets COQUI_TOS_AGREED.
     """
-    if state.ready or state.reason in NO_HINT_REASONS or tts.get("engine") == "piper":
+    if state.ready or state.reason in NO_HINT_REASONS or tts.engine == "piper":
         return state
-    if not is_xtts_v2(tts["model"]):
+    if tts.model is None or not is_xtts_v2(tts.model):
         return state
-    if tts.get("acceptModelLicense") or any(e.get("name") == LICENCE_ENV for e in tts.get("env", [])):
+    if tts.acceptModelLicense or any(e.name == LICENCE_ENV for e in tts.env or []):
         return state
     hint = (
-        f"{tts['model']} is XTTS-v2, under the Coqui Public Model License (non-commercial use only): the "
+        f"{tts.model} is XTTS-v2, under the Coqui Public Model License (non-commercial use only): the "
         "predictor downloads it only once the licence is accepted, and spec.tts.acceptModelLicense is false; "
         "set it to true if you agree to the licence"
     )

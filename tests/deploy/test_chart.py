@@ -387,7 +387,7 @@ def test_notes_stack_snippet_is_a_valid_voicestack_that_can_get_ready(chart: hel
     snippet = notes.split("<<'YAML'\n", 1)[1].split("   YAML", 1)[0]
     stack = yaml.safe_load("\n".join(line.removeprefix("   ") for line in snippet.splitlines()))
     assert not errors(crd_validator(ROOT / "crds" / "voicestack.io_voicestacks.yaml"), stack)
-    assert normalize(stack["spec"])["tts"]["acceptModelLicense"] is True  # else XTTS-v2 is never downloaded
+    assert normalize(stack["spec"]).tts.acceptModelLicense is True  # else XTTS-v2 is never downloaded
     assert "Coqui Public Model License" in snippet, "the acceptance is explained where it is set"
 
 

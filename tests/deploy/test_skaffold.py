@@ -109,11 +109,9 @@ def test_profile_values_render_a_valid_voicestack() -> None:
             assert not errors(validator, stack), set_values
             assert cel_violations(stack["spec"]) == [], set_values  # the CRD's CEL rules accept it too
             spec = normalize(stack["spec"])
-            if spec["tts"]["enabled"] and is_xtts_v2(spec["tts"]["model"]):
+            if spec.tts.enabled and is_xtts_v2(spec.tts.model or ""):
                 # Else the TTS predictor refuses to download XTTS-v2 and crash-loops: never Ready.
-                assert spec["tts"]["acceptModelLicense"] is True, (
-                    f"{set_values}: XTTS-v2 licence not accepted"
-                )
+                assert spec.tts.acceptModelLicense is True, f"{set_values}: XTTS-v2 licence not accepted"
 
 
 def test_licence_acceptance_is_explained_where_it_is_set() -> None:

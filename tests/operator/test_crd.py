@@ -255,27 +255,27 @@ def test_schema_rejects(spec: dict[str, Any], fragment: str, server_says: str) -
 
 def test_defaults() -> None:
     spec = normalize({})
-    assert spec["deploymentMode"] == "Standard"
-    assert (spec["asr"]["model"], spec["asr"]["engine"], spec["asr"]["resources"]["gpu"]) == (
+    assert spec.deploymentMode == "Standard"
+    assert (spec.asr.model, spec.asr.engine, spec.asr.resources.gpu) == (
         "large-v3",
         "faster-whisper",
         0,
     )
-    assert (spec["tts"]["engine"], spec["tts"]["model"]) == (
+    assert (spec.tts.engine, spec.tts.model) == (
         "xtts",
         "tts_models/multilingual/multi-dataset/xtts_v2",
     )
-    assert spec["tts"]["acceptModelLicense"] is False, "nobody accepts the CPML unless the spec says so"
-    piper = normalize({"tts": {"engine": "piper"}})["tts"]
-    assert (piper["model"], piper["resources"]["gpu"], piper["acceptModelLicense"]) == (
+    assert spec.tts.acceptModelLicense is False, "nobody accepts the CPML unless the spec says so"
+    piper = normalize({"tts": {"engine": "piper"}}).tts
+    assert (piper.model, piper.resources.gpu, piper.acceptModelLicense) == (
         "piper-en_US-joe-medium",
         0,
         False,
     ), "a Piper stack needs no GPU and no licence acceptance"
-    assert normalize({"tts": {"engine": "coqui", "model": "tts_models/en/ljspeech/vits"}})["tts"]["model"]
-    assert spec["router"]["limits"]["maxBazarrUploadMb"] == 2048
-    assert normalize(full_spec())["asr"].get("model") is None  # storageUri instead
-    assert normalize(knative_spec())["asr"]["minReplicas"] == 0
+    assert normalize({"tts": {"engine": "coqui", "model": "tts_models/en/ljspeech/vits"}}).tts.model
+    assert spec.router.limits.maxBazarrUploadMb == 2048
+    assert normalize(full_spec()).asr.model is None  # storageUri instead
+    assert normalize(knative_spec()).asr.minReplicas == 0
 
 
 def test_examples_exist() -> None:
@@ -287,7 +287,9 @@ def test_example_is_valid(path: Path) -> None:
     example = load_example(path)
     assert not schema_errors(example)
     spec = normalize(example["spec"])
-    assert not schema_errors({**example, "spec": spec}), "defaults keep it valid"
+    assert not schema_errors({**example, "spec": spec.model_dump(exclude_none=True)}), (
+        "defaults keep it valid"
+    )
     desired = desired_children(example["metadata"]["name"], "default", spec, Images.from_env(), {}, {})
     isvc_validator = crd_validator(k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml")
     for obj in desired.objects:
@@ -311,12 +313,12 @@ def test_examples_say_what_they_are() -> None:
     gpu, cpu, bazarr = (
         normalize(load_example(ROOT / "examples" / f"{n}.yaml")["spec"]) for n in ("gpu", "cpu", "bazarr")
     )
-    assert gpu["asr"]["resources"]["gpu"] == 1 and gpu["tts"]["resources"]["gpu"] == 1
-    assert gpu["tts"]["voiceAliases"]["alloy"] == "anna"
+    assert gpu.asr.resources.gpu == 1 and gpu.tts.resources.gpu == 1
+    assert (gpu.tts.voiceAliases or {})["alloy"] == "anna"
     # The XTTS-v2 example says, with a comment, that applying it accepts the CPML; the CPU one uses Piper.
-    assert "xtts_v2" in gpu["tts"]["model"] and gpu["tts"]["acceptModelLicense"] is True
-    assert cpu["tts"]["engine"] == "piper" and cpu["tts"]["acceptModelLicense"] is False
-    assert cpu["asr"]["resources"]["gpu"] == 0 and cpu["tts"]["resources"]["gpu"] == 0
-    assert cpu["asr"]["device"] == "cpu" and cpu["asr"]["computeType"] == "int8"
-    assert bazarr["router"]["ingress"]["enabled"] and not bazarr["tts"]["enabled"]
-    assert bazarr["router"]["limits"]["maxBazarrUploadMb"] >= 2048
+    assert "xtts_v2" in (gpu.tts.model or "") and gpu.tts.acceptModelLicense is True
+    assert cpu.tts.engine == "piper" and cpu.tts.acceptModelLicense is False
+    assert cpu.asr.resources.gpu == 0 and cpu.tts.resources.gpu == 0
+    assert cpu.asr.device == "cpu" and cpu.asr.computeType == "int8"
+    assert bazarr.router.ingress.enabled and not bazarr.tts.enabled
+    assert bazarr.router.limits.maxBazarrUploadMb >= 2048

@@ -53,7 +53,7 @@ def test_the_operator_needs_nothing_its_image_lacks() -> None:
         "from voicestack_operator.manifests.isvc import asr_env, tts_env\n"
         "from voicestack_operator.spec import normalize\n"
         "spec = normalize({'tts': {'voiceAliases': {'alloy': 'anna'}}})\n"
-        "print(sorted(e['name'] for e in asr_env(spec['asr']) + tts_env(spec['tts'])))\n"
+        "print(sorted(e['name'] for e in asr_env(spec.asr) + tts_env(spec.tts)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

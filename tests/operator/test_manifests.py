@@ -203,8 +203,8 @@ def test_tts_voices_projected_at_voices() -> None:
 
 
 def test_voice_sources_are_order_independent() -> None:
-    tts = normalize(full_spec())["tts"]
-    reversed_tts = {**tts, "voices": list(reversed(tts["voices"]))}
+    tts = normalize(full_spec()).tts
+    reversed_tts = tts.model_copy(update={"voices": list(reversed(tts.voices or []))})
     found = {"demo-voice-b": "b", "demo-voice-a": "a"}
     assert voices.voice_sources("demo", tts, found) == voices.voice_sources(
         "demo", reversed_tts, dict(reversed(list(found.items())))
@@ -219,7 +219,7 @@ def test_no_voices_is_an_empty_dir() -> None:
 def test_voice_configmap_contract() -> None:
     sample = b"RIFF....WAVEfmt "
     spec = {"voices": [{"name": "Anna_1", "data": base64.encodebytes(sample).decode(), "format": "flac"}]}
-    (configmap,) = voices.inline_voice_configmaps("demo", "default", normalize({"tts": spec})["tts"])
+    (configmap,) = voices.inline_voice_configmaps("demo", "default", normalize({"tts": spec}).tts)
     assert configmap["metadata"]["name"] == labels.voice_configmap_name("demo", "Anna_1")
     assert configmap["metadata"]["labels"][labels.STACK_LABEL] == "demo"
     assert configmap["metadata"]["labels"][labels.VOICE_LABEL] == "Anna_1"

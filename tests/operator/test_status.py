@@ -8,12 +8,13 @@ import pytest
 
 from voicestack_operator import status
 from voicestack_operator.spec import normalize
+from voicestack_operator.spec_model import TtsSpec
 
 NOT_READY = status.State("False", "RevisionMissing", "pod crash-looping")
 
 
-def tts(**fields: Any) -> dict[str, Any]:
-    return normalize({"tts": fields})["tts"]
+def tts(**fields: Any) -> TtsSpec:
+    return normalize({"tts": fields}).tts
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def test_unready_xtts_v2_without_acceptance_gets_a_hint(model: str) -> None:
     ],
     ids=["accepted", "env", "not-xtts", "piper", "ready", "creating", "pending", "no-kserve", "disabled"],
 )
-def test_no_hint(section: dict[str, Any], state: status.State) -> None:
+def test_no_hint(section: TtsSpec, state: status.State) -> None:
     assert status.licence_hint(section, state) == state
 
 

@@ -16,6 +16,17 @@ from voicestack.contracts.predictor_settings import PredictorSettings
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels
 from voicestack_operator.manifests.voices import VOICE_DIR, voice_mount, voice_volume
+from voicestack_operator.spec_model import (
+    AsrSpec,
+    Engine,
+    EnvVar,
+    PredictorResources,
+    PredictorSpec,
+    RouterResources,
+    Scheduling,
+    TtsSpec,
+    VoiceStackSpec,
+)
 
 API_VERSION = "serving.kserve.io/v1beta1"
 DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
@@ -40,77 +51,81 @@ def _present(**values: Any) -> dict[str, Any]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-def serving_values(section: dict[str, Any]) -> dict[str, Any]:
+def serving_values(section: PredictorSpec) -> dict[str, Any]:
     return {
-        "load_at_start": section["loadAtStart"],
-        "idle_unload_seconds": section["idleUnloadSeconds"],
-        "max_concurrency": section["maxConcurrency"],
-        "max_queue": section["maxQueue"],
+        "load_at_start": section.loadAtStart,
+        "idle_unload_seconds": section.idleUnloadSeconds,
+        "max_concurrency": section.maxConcurrency,
+        "max_queue": section.maxQueue,
     }
 
 
-def asr_env(asr: dict[str, Any]) -> Env:
+def asr_env(asr: AsrSpec) -> Env:
     engine = asr_settings.EngineSettings.of(
         **_present(
-            engine=asr["engine"],
-            model=MODEL_MOUNT if "storageUri" in asr else asr["model"],
-            device=asr["device"],
-            beam_size=asr["beamSize"],
-            vad=asr["vad"],
+            engine=asr.engine,
+            model=MODEL_MOUNT if asr.storageUri is not None else asr.model,
+            device=asr.device,
+            beam_size=asr.beamSize,
+            vad=asr.vad,
             # "default": the predictor picks by device (float16 cuda, int8/float32 cpu)
-            compute_type=None if asr["computeType"] == "default" else asr["computeType"],
-            batch_size=asr.get("batchSize"),
+            compute_type=None if asr.computeType == "default" else asr.computeType,
+            batch_size=asr.batchSize,
         )
     )
     return settings_env(engine, asr_settings.AsrServing.of(**serving_values(asr)))
 
 
-def model_name(engine: str, section: dict[str, Any]) -> str:
-    """The KServe model name of a predictor (``engine`` is ``asr`` or ``tts``): its URLs and the router's."""
-    if engine == "tts" and section.get("engine") == "piper":
-        return PIPER_MODEL_NAME
-    return MODEL_NAMES[engine]
+def model_name(section: AsrSpec | TtsSpec) -> str:
+    """The KServe model name of a predictor: its URLs and the router's."""
+    if isinstance(section, TtsSpec):
+        return PIPER_MODEL_NAME if section.engine == "piper" else MODEL_NAMES["tts"]
+    return MODEL_NAMES["asr"]
 
 
-def tts_env(tts: dict[str, Any]) -> Env:
+def tts_env(tts: TtsSpec) -> Env:
     engine = tts_settings.EngineSettings.of(
         **_present(
-            engine=tts["engine"],
-            model=tts["model"],
-            device=tts["device"],
+            engine=tts.engine,
+            model=tts.model,
+            device=tts.device,
             voices_dir=VOICE_DIR,
-            auto_lang=tts["autoLang"],
-            voice_aliases=tts.get("voiceAliases") or None,
+            auto_lang=tts.autoLang,
+            voice_aliases=tts.voiceAliases or None,
         )
     )
     env = settings_env(engine, tts_settings.TtsServing.of(**serving_values(tts)))
-    if tts.get("acceptModelLicense") and tts["engine"] != "piper":
+    if tts.acceptModelLicense and tts.engine != "piper":
         # The user accepted the Coqui Public Model License (non-commercial) in the spec: coqui-tts may then
         # download XTTS-v2. Never set otherwise; the predictor does not accept it by itself.
         env.append({"name": COQUI_TOS_VARIABLE, "value": "1"})
     return env
 
 
-def merge_env(generated: list[dict[str, Any]], extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def merge_env(generated: list[dict[str, Any]], extra: list[EnvVar] | None) -> list[dict[str, Any]]:
     """Generated variables, with the user's ``env`` entries replacing same-named ones and appended after."""
-    overridden = {e["name"] for e in extra}
-    return [e for e in generated if e["name"] not in overridden] + [dict(e) for e in extra]
+    user = [e.model_dump(exclude_none=True) for e in extra or []]
+    overridden = {e["name"] for e in user}
+    return [e for e in generated if e["name"] not in overridden] + user
 
 
-def container_resources(resources: dict[str, Any]) -> dict[str, Any]:
+def container_resources(resources: PredictorResources | RouterResources) -> dict[str, Any]:
+    """Requests and limits; the memory request is the memory limit too unless ``memoryLimit`` is set."""
     requests: dict[str, Any] = {}
     limits: dict[str, Any] = {}
-    if "cpu" in resources:
-        requests["cpu"] = resources["cpu"]
-    if "cpuLimit" in resources:
-        limits["cpu"] = resources["cpuLimit"]
-    if "memory" in resources:
-        requests["memory"] = resources["memory"]
-    if "memoryLimit" in resources or "memory" in resources:
-        limits["memory"] = resources.get("memoryLimit", resources.get("memory"))
-    if resources.get("gpu"):
-        requests["nvidia.com/gpu"] = resources["gpu"]
-        limits["nvidia.com/gpu"] = resources["gpu"]
+    if resources.cpu is not None:
+        requests["cpu"] = resources.cpu
+    if resources.cpuLimit is not None:
+        limits["cpu"] = resources.cpuLimit
+    if resources.memory is not None:
+        requests["memory"] = resources.memory
+    memory_limit = resources.memoryLimit if resources.memoryLimit is not None else resources.memory
+    if memory_limit is not None:
+        limits["memory"] = memory_limit
+    gpu = resources.gpu if isinstance(resources, PredictorResources) else 0
+    if gpu:
+        requests["nvidia.com/gpu"] = gpu
+        limits["nvidia.com/gpu"] = gpu
     return {key: value for key, value in (("requests", requests), ("limits", limits)) if value}
 
 
@@ -142,40 +157,38 @@ CONTAINER_SECURITY: dict[str, Any] = {
 POD_SECURITY: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def scheduling(section: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for key in ("nodeSelector", "tolerations", "affinity"):
-        if section.get(key):
-            fields[key] = section[key]
-    return fields
+def scheduling(section: Scheduling) -> dict[str, Any]:
+    """The pod's nodeSelector, tolerations and affinity, those that are set and not empty."""
+    placement = section.model_dump(include={"nodeSelector", "tolerations", "affinity"}, exclude_none=True)
+    return {key: value for key, value in placement.items() if value}
 
 
-def predictor_image(engine: str, section: dict[str, Any], images: Images) -> tuple[str, str]:
+def predictor_image(section: AsrSpec | TtsSpec, images: Images) -> tuple[str, str]:
     """(image, imagePullPolicy): the CUDA ASR image when a GPU is wanted; a spec image keeps the policy."""
-    if engine == "asr":
-        uses_gpu = section["resources"].get("gpu", 0) > 0 or section["device"] == "cuda"
+    if isinstance(section, AsrSpec):
+        uses_gpu = section.resources.gpu > 0 or section.device == "cuda"
         if uses_gpu:
             image, policy = images.asr_cuda, images.asr_cuda_pull_policy
         else:
             image, policy = images.asr, images.asr_pull_policy
     else:
         image, policy = images.tts, images.tts_pull_policy
-    return section.get("image") or image, policy
+    return section.image or image, policy
 
 
 def inference_service(
     stack: str,
     namespace: str,
-    spec: dict[str, Any],
-    engine: str,
+    spec: VoiceStackSpec,
+    engine: Engine,
     images: Images,
     voice_sources: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The InferenceService of one engine (``asr`` or ``tts``) of a normalized spec."""
-    section = spec[engine]
-    name = model_name(engine, section)
-    generated_env = asr_env(section) if engine == "asr" else tts_env(section)
-    image, pull_policy = predictor_image(engine, section, images)
+    section = spec.predictor(engine)
+    name = model_name(section)
+    generated_env = asr_env(section) if isinstance(section, AsrSpec) else tts_env(section)
+    image, pull_policy = predictor_image(section, images)
     container: dict[str, Any] = {
         "name": "kserve-container",
         "image": image,
@@ -185,32 +198,32 @@ def inference_service(
             f"--model_name={name}",
             f"--http_port={PORT}",
             "--enable_grpc=false",
-            "--load_at_start" if section["loadAtStart"] else "--no-load_at_start",
+            "--load_at_start" if section.loadAtStart else "--no-load_at_start",
         ],
         "ports": [{"name": "http1", "containerPort": PORT, "protocol": "TCP"}],
-        "env": merge_env(generated_env, section.get("env", [])),
+        "env": merge_env(generated_env, section.env),
         **probes(name),
         "securityContext": copy.deepcopy(CONTAINER_SECURITY),
     }
-    resources = container_resources(section["resources"])
+    resources = container_resources(section.resources)
     if resources:
         container["resources"] = resources
     predictor: dict[str, Any] = {
-        "minReplicas": section["minReplicas"],
-        "maxReplicas": section["maxReplicas"],
+        "minReplicas": section.minReplicas,
+        "maxReplicas": section.maxReplicas,
         **scheduling(section),
         "securityContext": copy.deepcopy(POD_SECURITY),
         "containers": [container],
     }
     if images.pull_secrets:
         predictor["imagePullSecrets"] = images.pull_secret_refs()
-    if "scaleMetric" in section:
-        predictor["scaleMetric"] = section["scaleMetric"]
-    if "scaleTarget" in section:
-        predictor["scaleTarget"] = section["scaleTarget"]
-    if engine == "asr" and "storageUri" in section:
-        predictor["storageUris"] = [{"uri": section["storageUri"], "mountPath": MODEL_MOUNT}]
-    if engine == "tts":
+    if section.scaleMetric is not None:
+        predictor["scaleMetric"] = section.scaleMetric
+    if section.scaleTarget is not None:
+        predictor["scaleTarget"] = section.scaleTarget
+    if isinstance(section, AsrSpec) and section.storageUri is not None:
+        predictor["storageUris"] = [{"uri": section.storageUri, "mountPath": MODEL_MOUNT}]
+    if isinstance(section, TtsSpec):
         container["volumeMounts"] = [voice_mount()]
         predictor["volumes"] = [voice_volume(voice_sources or [])]
     return {
@@ -220,7 +233,7 @@ def inference_service(
             "name": labels.isvc_name(stack, engine),
             "namespace": namespace,
             "labels": labels.standard_labels(stack, engine),
-            "annotations": {DEPLOYMENT_MODE_ANNOTATION: spec["deploymentMode"]},
+            "annotations": {DEPLOYMENT_MODE_ANNOTATION: spec.deploymentMode},
         },
         "spec": {"predictor": predictor},
     }

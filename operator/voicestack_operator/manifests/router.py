@@ -19,6 +19,7 @@ from voicestack_operator.manifests.isvc import (
     model_name,
     scheduling,
 )
+from voicestack_operator.spec_model import Ingress, RouterLimits, VoiceStackSpec
 
 PORT = 8000
 SERVICE_PORT = 80
@@ -36,23 +37,22 @@ def _meta(stack: str, namespace: str, name: str | None = None) -> dict[str, Any]
 
 
 def router_settings(
-    stack: str, namespace: str, spec: dict[str, Any], predictor_urls: dict[str, str]
+    stack: str, namespace: str, spec: VoiceStackSpec, predictor_urls: dict[str, str]
 ) -> dict[str, Any]:
     """The keys of ``router.yaml`` (docs/contracts.md, "Router configuration")."""
-    router = spec["router"]
-    limits = router["limits"]
+    limits = spec.router.limits
     return {
-        "asr_urls": [predictor_urls["asr"]] if spec["asr"]["enabled"] else [],
+        "asr_urls": [predictor_urls["asr"]] if spec.asr.enabled else [],
         "asr_model_name": MODEL_NAMES["asr"],
         "asr_aliases": ["whisper-1"],
-        "tts_urls": [predictor_urls["tts"]] if spec["tts"]["enabled"] else [],
-        "tts_model_name": model_name("tts", spec["tts"]),
+        "tts_urls": [predictor_urls["tts"]] if spec.tts.enabled else [],
+        "tts_model_name": model_name(spec.tts),
         "tts_aliases": ["tts-1", "tts-1-hd", "gpt-4o-mini-tts"],
-        "cors_origins": list(router.get("corsOrigins", [])),
-        "max_upload_mb": limits["maxUploadMb"],
-        "max_bazarr_upload_mb": limits["maxBazarrUploadMb"],
-        "max_input_chars": limits["maxInputChars"],
-        "request_timeout_seconds": limits["requestTimeoutSeconds"],
+        "cors_origins": list(spec.router.corsOrigins or []),
+        "max_upload_mb": limits.maxUploadMb,
+        "max_bazarr_upload_mb": limits.maxBazarrUploadMb,
+        "max_input_chars": limits.maxInputChars,
+        "request_timeout_seconds": limits.requestTimeoutSeconds,
         "voice_store": "configmap",
         "namespace": namespace,
         "stack_name": stack,
@@ -74,31 +74,27 @@ def config_checksum(config: dict[str, Any]) -> str:
 
 
 def deployment(
-    stack: str, namespace: str, spec: dict[str, Any], images: Images, checksum: str
+    stack: str, namespace: str, spec: VoiceStackSpec, images: Images, checksum: str
 ) -> dict[str, Any]:
-    router = spec["router"]
+    router = spec.router
     env: list[dict[str, Any]] = [{"name": "ROUTER_CONFIG_FILE", "value": f"{CONFIG_DIR}/{CONFIG_FILE}"}]
-    if "apiKeySecretRef" in router:
-        ref = router["apiKeySecretRef"]
+    if (ref := router.apiKeySecretRef) is not None:
         env.append(
-            {
-                "name": "ROUTER_API_KEYS",
-                "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref.get("key", "api-keys")}},
-            }
+            {"name": "ROUTER_API_KEYS", "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
         )
-    resources = container_resources({**router["resources"], "gpu": 0})
+    resources = container_resources(router.resources)
     ready = {"httpGet": {"path": "/health", "port": "http"}}  # 503 while no predictor is reachable
     alive = {
         "httpGet": {"path": "/healthz", "port": "http"}
     }  # 200 while serving: never restarts for a backend
     container: dict[str, Any] = {
         "name": COMPONENT,
-        "image": router.get("image") or images.router,
+        "image": router.image or images.router,
         "imagePullPolicy": images.router_pull_policy,
         "command": ["voicestack", "router"],
         "args": ["--host", "0.0.0.0", "--port", str(PORT)],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": merge_env(env, router.get("env", [])),
+        "env": merge_env(env, router.env),
         "readinessProbe": {**ready, "periodSeconds": 5, "failureThreshold": 3},
         "livenessProbe": {**alive, "initialDelaySeconds": 10, "periodSeconds": 20, "failureThreshold": 3},
         "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True}],
@@ -121,7 +117,7 @@ def deployment(
         "kind": "Deployment",
         "metadata": _meta(stack, namespace),
         "spec": {
-            "replicas": router["replicas"],
+            "replicas": router.replicas,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {
@@ -134,53 +130,59 @@ def deployment(
     }
 
 
-def service(stack: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+def service(stack: str, namespace: str, spec: VoiceStackSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _meta(stack, namespace),
         "spec": {
-            "type": spec["router"]["serviceType"],
+            "type": spec.router.serviceType,
             "selector": labels.selector_labels(stack, COMPONENT),
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def default_ingress_annotations(spec: dict[str, Any]) -> dict[str, str]:
+def default_ingress_annotations(limits: RouterLimits) -> dict[str, str]:
     """ingress-nginx settings Bazarr needs: whole media files in one request, long transcriptions.
 
     The read/send timeouts also keep realtime WebSockets (``/v1/realtime``) open while a client is quiet:
     nginx upgrades WebSockets by itself, and 600 s by default is above the router's realtime idle limit.
     """
-    limits = spec["router"]["limits"]
-    timeout = str(limits["requestTimeoutSeconds"])
+    timeout = str(limits.requestTimeoutSeconds)
     return {
-        "nginx.ingress.kubernetes.io/proxy-body-size": f"{limits['maxBazarrUploadMb']}m",
+        "nginx.ingress.kubernetes.io/proxy-body-size": f"{limits.maxBazarrUploadMb}m",
         "nginx.ingress.kubernetes.io/proxy-read-timeout": timeout,
         "nginx.ingress.kubernetes.io/proxy-send-timeout": timeout,
         "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
     }
 
 
-def ingress(stack: str, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
-    settings = spec["router"]["ingress"]
+def _ingress_host(settings: Ingress) -> str:
+    if settings.host is None:  # the CRD's CEL rule refuses this spec
+        raise ValueError("spec.router.ingress.host is required when the ingress is enabled")
+    return settings.host
+
+
+def ingress(stack: str, namespace: str, spec: VoiceStackSpec) -> dict[str, Any]:
+    settings = spec.router.ingress
+    host = _ingress_host(settings)
     meta = _meta(stack, namespace)
-    meta["annotations"] = {**default_ingress_annotations(spec), **settings.get("annotations", {})}
+    meta["annotations"] = {**default_ingress_annotations(spec.router.limits), **(settings.annotations or {})}
     backend = {"service": {"name": labels.router_name(stack), "port": {"name": "http"}}}
     ingress_spec: dict[str, Any] = {
         "rules": [
             {
-                "host": settings["host"],
-                "http": {"paths": [{"path": settings["path"], "pathType": "Prefix", "backend": backend}]},
+                "host": host,
+                "http": {"paths": [{"path": settings.path, "pathType": "Prefix", "backend": backend}]},
             }
         ]
     }
-    if settings.get("className"):
-        ingress_spec["ingressClassName"] = settings["className"]
-    if settings["tls"]["enabled"]:
-        secret = settings["tls"].get("secretName") or f"{labels.router_name(stack)}-tls"
-        ingress_spec["tls"] = [{"hosts": [settings["host"]], "secretName": secret}]
+    if settings.className:
+        ingress_spec["ingressClassName"] = settings.className
+    if settings.tls.enabled:
+        secret = settings.tls.secretName or f"{labels.router_name(stack)}-tls"
+        ingress_spec["tls"] = [{"hosts": [host], "secretName": secret}]
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": ingress_spec}
 
 
@@ -224,10 +226,10 @@ def router_url(stack: str, namespace: str) -> str:
     return f"http://{labels.router_name(stack)}.{namespace}.svc.cluster.local"
 
 
-def external_url(spec: dict[str, Any]) -> str | None:
-    settings = spec["router"]["ingress"]
-    if not settings["enabled"]:
+def external_url(spec: VoiceStackSpec) -> str | None:
+    settings = spec.router.ingress
+    if not settings.enabled:
         return None
-    scheme = "https" if settings["tls"]["enabled"] else "http"
-    path = settings["path"].rstrip("/")
-    return f"{scheme}://{settings['host']}{path}"
+    scheme = "https" if settings.tls.enabled else "http"
+    path = settings.path.rstrip("/")
+    return f"{scheme}://{_ingress_host(settings)}{path}"
