@@ -44,12 +44,32 @@ OVERRIDES = {
 PIPER = {
     "tts": {"engine": "piper", "acceptModelLicense": True, "voiceAliases": {"alloy": "en_US-joe-medium"}}
 }
+TOLERATION = {"key": "spot", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}  # no value
+TOKEN = {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}
+OPTIONAL = {  # optional fields no other spec sets (test_optional_fields_render_as_written)
+    "asr": {
+        "resources": {"memory": 2147483648, "memoryLimit": "3Gi"},
+        "tolerations": [TOLERATION],
+        "env": [TOKEN],
+    },
+    "router": {
+        "apiKeySecretRef": {"name": "keys", "key": "router-keys"},
+        "ingress": {
+            "enabled": True,
+            "host": "voice.example.com",
+            "path": "/speech/",
+            "tls": {"enabled": True, "secretName": "voice-cert"},
+        },
+        "resources": {"cpuLimit": "1", "memoryLimit": "1Gi"},
+    },
+}
 SPECS = {
     "default": {},
     "full": full_spec(),
     "knative": knative_spec(),
     "overrides": OVERRIDES,
     "piper": PIPER,
+    "optional": OPTIONAL,
 }
 
 
@@ -251,6 +271,25 @@ def test_router_deployment_service_ingress() -> None:
     assert ingress["spec"]["tls"] == [{"hosts": ["voice.example.com"], "secretName": "demo-router-tls"}]
     assert ingress["spec"]["ingressClassName"] == "nginx"
     assert router.external_url(normalize(full_spec())) == "https://voice.example.com"
+
+
+def test_optional_fields_render_as_written() -> None:
+    """Fields no other spec here sets: each reaches its child as written, no default or null added."""
+    desired = build(OPTIONAL)
+    predictor = one(desired, "InferenceService", "demo-asr")["spec"]["predictor"]
+    (asr,) = predictor["containers"]
+    assert asr["resources"] == {"requests": {"memory": 2147483648}, "limits": {"memory": "3Gi"}}
+    assert predictor["tolerations"] == [TOLERATION]
+    assert asr["env"][-1] == TOKEN
+    (container,) = one(desired, "Deployment", "demo-router")["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {"limits": {"cpu": "1", "memory": "1Gi"}}
+    keys = next(e for e in container["env"] if e["name"] == "ROUTER_API_KEYS")
+    assert keys["valueFrom"] == {"secretKeyRef": {"name": "keys", "key": "router-keys"}}
+    ingress = one(desired, "Ingress", "demo-router")["spec"]
+    assert "ingressClassName" not in ingress
+    assert ingress["tls"] == [{"hosts": ["voice.example.com"], "secretName": "voice-cert"}]
+    assert ingress["rules"][0]["http"]["paths"][0]["path"] == "/speech/"
+    assert router.external_url(normalize(OPTIONAL)) == "https://voice.example.com/speech"
 
 
 def test_config_change_changes_the_checksum() -> None:
