@@ -262,3 +262,40 @@ def test_children_of_the_pre_ssa_operator_are_handed_over(
                                .get("annotations", {"team": ""})),
         "the annotation the operator stopped setting removed",
     )  # fmt: skip
+
+
+def status_managers(plane: ControlPlane, namespace: str, name: str) -> set[tuple[str, str]]:
+    """(manager, operation) of the managedFields entries of the VoiceStack's status subresource."""
+    shown = plane.kubectl("get", "vs", name, "-n", namespace, "-o", "json", "--show-managed-fields").stdout
+    entries = json.loads(shown)["metadata"]["managedFields"]
+    return {(m["manager"], m["operation"]) for m in entries if m.get("subresource") == "status"}
+
+
+def test_status_is_server_side_applied(crds: ControlPlane, namespace: str, operator: Path) -> None:
+    """The status is applied under the operator's field manager: another manager's condition survives its
+    writes, and a status entry it stops sending (a disabled engine's) is removed by the server."""
+    crds.apply(stack("demo", spec(), namespace))
+    eventually(lambda: condition(crds, namespace, "demo", "AsrReady"), "AsrReady")
+    assert ("voicestack-operator", "Apply") in status_managers(crds, namespace, "demo")
+
+    # Another controller adds its own condition (a merge patch replaces the whole list)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    reviewed = {"type": "Reviewed", "status": "True", "reason": "Checked", "message": "by hand",
+                "lastTransitionTime": now}  # fmt: skip
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--subresource=status", "--type=merge",
+                 "-p", json.dumps({"status": {"conditions": [reviewed]}}))  # fmt: skip
+    # ... the operator puts its own back (resync every second) and leaves the other one alone.
+    eventually(lambda: condition(crds, namespace, "demo", "Ready"), "the operator's conditions back")
+    time.sleep(2)
+    assert condition(crds, namespace, "demo", "Reviewed") == reviewed
+
+    # Disabling ASR: the operator stops sending status.asr and the server drops it.
+    stored = crds.get("voicestack", "demo", namespace)
+    assert stored is not None and "asr" in stored["status"]
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--type=merge",
+                 "-p", json.dumps({"spec": {"asr": {"enabled": False}}}))  # fmt: skip
+    eventually(
+        lambda: "asr" not in ((crds.get("voicestack", "demo", namespace) or {}).get("status") or {"asr": 1}),
+        "status.asr removed",
+    )
+    assert condition(crds, namespace, "demo", "AsrReady")["reason"] == "Disabled"  # type: ignore[index]
