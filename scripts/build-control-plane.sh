@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control plane the tests under tests/cluster/ run against, once, into
 #   .cache/control-plane/<kubernetes version>/bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,
-#                                                  kubectl,helm,kwok,kwok-stages.yaml}
-# from the pinned Go wrapper modules in tests/cluster/build/ (kube: k8s.io/kubernetes + its etcd; helm; kwok).
+#                                                  kubectl,helm,kwok,kwok-stages.yaml,kserve-controller,kserve/}
+# from the pinned Go wrapper modules in tests/cluster/build/ (kube: k8s.io/kubernetes + its etcd; helm; kwok;
+# kserve: KServe's controller with the CRDs and ConfigMap it needs).
 # A stamp per wrapper module (the hash of its go.mod, go.sum and build recipe) makes reruns a no-op; a changed
 # pin rebuilds that part only.
 # Prints the directory's bin path on stdout as the last line, timings on stderr.
