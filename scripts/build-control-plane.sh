@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control plane the tests under tests/cluster/ run against, once, into
-#   .cache/control-plane/<kubernetes version>/bin/{etcd,kube-apiserver,kube-controller-manager,kubectl,helm}
-# from the pinned Go wrapper modules in tests/cluster/build/ (kube: k8s.io/kubernetes + its etcd; helm).
-# A stamp (the hash of the wrapper modules and this script) makes reruns a no-op; a changed pin rebuilds.
+#   .cache/control-plane/<kubernetes version>/bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,
+#                                                  kubectl,helm,kwok,kwok-stages.yaml,kserve-controller,kserve/}
+# from the pinned Go wrapper modules in tests/cluster/build/ (kube: k8s.io/kubernetes + its etcd; helm; kwok;
+# kserve: KServe's controller with the CRDs and ConfigMap it needs).
+# A stamp per wrapper module (the hash of its go.mod, go.sum and build recipe) makes reruns a no-op; a changed
+# pin rebuilds that part only.
 # Prints the directory's bin path on stdout as the last line, timings on stderr.
 #   VOICESTACK_CONTROL_PLANE_CACHE   where the versions live (default .cache/control-plane)
 #   GOFLAGS, GOPROXY, GOMODCACHE     as Go reads them (the module proxy must be reachable on a first build)
@@ -23,15 +26,11 @@ fi
 build=tests/cluster/build
 version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" {print $3}' "$build/kube/go.mod")"
 helm_version="$(awk '$1 == "helm.sh/helm/v3" {print $2; exit}' "$build/helm/go.mod")"
-[ -n "$version" ] && [ -n "$helm_version" ] || { echo "build-control-plane: no pinned versions in $build" >&2; exit 1; }
+kwok_version="$(awk '$1 == "require" && $2 == "sigs.k8s.io/kwok" {print $3}' "$build/kwok/go.mod")"
+kserve_version="$(awk '$1 == "require" && $2 == "github.com/kserve/kserve" {print $3}' "$build/kserve/go.mod")"
+[ -n "$version" ] && [ -n "$helm_version" ] && [ -n "$kwok_version" ] && [ -n "$kserve_version" ] \
+  || { echo "build-control-plane: no pinned versions in $build" >&2; exit 1; }
 out="${VOICESTACK_CONTROL_PLANE_CACHE:-.cache/control-plane}/$version"
-want="$(cat "$build"/*/go.mod "$build"/*/go.sum "$0" | sha256sum | cut -d' ' -f1)"
-if [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$want" ]; then
-  echo "build-control-plane: Kubernetes $version, helm $helm_version: cached in $out" >&2
-  echo "$PWD/$out/bin"
-  exit 0
-fi
-
 mkdir -p "$out/bin"
 out="$(cd "$out" && pwd)"
 export GOFLAGS="${GOFLAGS:--mod=readonly}" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"  # the pins, never updated here
@@ -43,19 +42,6 @@ kver="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-b
 kver="$kver -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 kver="$kver -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1"
 kver="$kver -X k8s.io/client-go/pkg/version.gitMinor=$minor"
-
-timed() {  # timed LABEL COMMAND...: run COMMAND, report its wall seconds
-  local start=$SECONDS
-  "${@:2}"
-  echo "build-control-plane: $1: $((SECONDS - start)) s" >&2
-}
-start=$SECONDS
-echo "build-control-plane: building Kubernetes $version (etcd, kube-apiserver, kube-controller-manager, kubectl)" >&2
-(cd "$build/kube" && timed "go build (Kubernetes, etcd)" go build -trimpath -ldflags "-s -w $kver" -o "$out/bin/" \
-  go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver \
-  k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl)
-mv "$out/bin/server" "$out/bin/etcd"  # go names the binary of go.etcd.io/etcd/server/v3 "server"
-echo "build-control-plane: building helm $helm_version" >&2
 # The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`), as Helm's Makefile sets
 # it: that of the client-go it is built with (default otherwise: 1.20, below the chart's kubeVersion).
 client_minor="$(awk '$1 == "k8s.io/client-go" {print $2; exit}' "$build/helm/go.mod" | cut -d. -f2)"
@@ -63,8 +49,68 @@ hver="-X helm.sh/helm/v3/internal/version.version=$helm_version"
 for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
   hver="$hver -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$client_minor"
 done
-(cd "$build/helm" && timed "go build (helm)" go build -trimpath -ldflags "-s -w $hver" -o "$out/bin/" \
-  helm.sh/helm/v3/cmd/helm)
-echo "$want" > "$out/stamp"
-echo "build-control-plane: built in $((SECONDS - start)) s into $out/bin" >&2
+kube_packages="go.etcd.io/etcd/server/v3 k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager"
+kube_packages="$kube_packages k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+
+timed() {  # timed LABEL COMMAND...: run COMMAND, report its wall seconds
+  local start=$SECONDS
+  "${@:2}"
+  echo "build-control-plane: $1: $((SECONDS - start)) s" >&2
+}
+
+# Each part (one wrapper module) is rebuilt only when its stamp (the hash of its go.mod, go.sum and build recipe)
+# changed, so a new pin of one part leaves the others' binaries alone.
+stamp() { { cat "$build/$1/go.mod" "$build/$1/go.sum"; echo "$2"; } | sha256sum | cut -d' ' -f1; }
+part() {  # part NAME LABEL RECIPE: run build_NAME unless the stamp matches
+  local want
+  want="$(stamp "$1" "$3")"
+  if [ -f "$out/stamp.$1" ] && [ "$(cat "$out/stamp.$1")" = "$want" ]; then
+    echo "build-control-plane: $2: cached" >&2
+    return
+  fi
+  echo "build-control-plane: building $2" >&2
+  rm -f "$out/stamp.$1"
+  timed "go build ($2)" "build_$1"
+  echo "$want" > "$out/stamp.$1"
+}
+build_kube() {
+  # shellcheck disable=SC2086  # a list of packages
+  (cd "$build/kube" && go build -trimpath -ldflags "-s -w $kver" -o "$out/bin/" $kube_packages)
+  mv "$out/bin/server" "$out/bin/etcd"  # go names the binary of go.etcd.io/etcd/server/v3 "server"
+}
+build_helm() {
+  (cd "$build/helm" && go build -trimpath -ldflags "-s -w $hver" -o "$out/bin/" helm.sh/helm/v3/cmd/helm)
+}
+build_kwok() {
+  (cd "$build/kwok" && go build -trimpath -ldflags "-s -w" -o "$out/bin/" sigs.k8s.io/kwok/cmd/kwok)
+  # kwok's own default node and pod lifecycle (the stages `kwokctl` installs), from the pinned module: nodes
+  # become Ready with the capacity they declare, scheduled pods Running and Ready, deleted pods go.
+  local dir stages=kustomize/stage
+  dir="$(cd "$build/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+  for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete \
+    pod/fast/pod-delete; do
+    cat "$dir/$stages/$stage.yaml"
+    echo "---"
+  done > "$out/bin/kwok-stages.yaml"
+}
+build_kserve() {
+  (cd "$build/kserve" && go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-controller" \
+    github.com/kserve/kserve/cmd/manager)
+  # What the controller needs in the cluster, from the same pinned module: the CRDs of the kinds its other
+  # controllers watch (the InferenceService CRD itself comes from the test data) and its shipped ConfigMap.
+  local dir
+  dir="$(cd "$build/kserve" && go list -m -f '{{.Dir}}' github.com/kserve/kserve)"
+  rm -rf "$out/bin/kserve" && mkdir -p "$out/bin/kserve/crds"
+  cp "$dir/config/crd/full/serving.kserve.io_trainedmodels.yaml" \
+    "$dir/config/crd/full/serving.kserve.io_inferencegraphs.yaml" "$out/bin/kserve/crds/"
+  cp "$dir/config/configmap/inferenceservice.yaml" "$out/bin/kserve/inferenceservice-config.yaml"
+}
+
+start=$SECONDS
+part kube "Kubernetes $version (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)" \
+  "$kver $kube_packages"
+part helm "helm $helm_version" "$hver"
+part kwok "kwok $kwok_version" "stages v1"
+part kserve "KServe controller $kserve_version" "files v1"
+echo "build-control-plane: ready in $((SECONDS - start)) s in $out/bin" >&2
 echo "$out/bin"

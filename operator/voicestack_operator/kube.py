@@ -144,12 +144,12 @@ class KubeApi:
         found = await self.request("GET", kind.path(namespace), query=query)
         return list((found or {}).get("items") or [])
 
-    async def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def apply(self, manifest: dict[str, Any], subresource: str | None = None) -> dict[str, Any]:
         """Server-side apply (creates the object if missing); conflicts with other managers are forced."""
         meta = manifest["metadata"]
         return await self.request(
             "PATCH",
-            kind_of(manifest).path(meta["namespace"], meta["name"]),
+            kind_of(manifest).path(meta["namespace"], meta["name"], subresource),
             body=manifest,
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
             content_type=APPLY_PATCH,

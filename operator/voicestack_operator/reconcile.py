@@ -75,8 +75,18 @@ async def publish_status(
     wanted = {"conditions": conditions, "observedGeneration": generation, **extra}
     if not status.status_differs(wanted, current):
         return
-    await api.patch(
-        kube.VOICESTACK, meta["namespace"], meta["name"], {"status": wanted}, subresource="status"
+    # Server-side apply of the status subresource under the operator's field manager: a status field it stops
+    # sending (a disabled engine's entry) is removed, one another manager owns is left alone.
+    applied = {key: value for key, value in wanted.items() if value is not None}
+    target = kube.VOICESTACK
+    await api.apply(
+        {
+            "apiVersion": f"{target.group}/{target.version}",
+            "kind": target.kind,
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            "status": applied,
+        },
+        subresource="status",
     )
     for condition in status.transitions(previous, conditions):
         kind = "Normal" if condition["status"] == "True" else "Warning"

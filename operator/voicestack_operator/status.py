@@ -163,5 +163,13 @@ def transitions(previous: list[dict[str, Any]], current: list[dict[str, Any]]) -
     return changed
 
 
+def own_conditions(conditions: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The operator's conditions (CONDITION_TYPES) of a stored list; others belong to other field managers."""
+    return [c for c in conditions or [] if c.get("type") in CONDITION_TYPES]
+
+
 def status_differs(wanted: dict[str, Any], actual: dict[str, Any]) -> bool:
-    return any(actual.get(key) != value for key, value in wanted.items())
+    """Whether the stored status differs from what the operator applies (another manager's conditions, kept by
+    server-side apply, are not a difference)."""
+    stored = {**actual, "conditions": own_conditions(actual.get("conditions"))}
+    return any(stored.get(key) != value for key, value in wanted.items())

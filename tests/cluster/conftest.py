@@ -7,19 +7,32 @@ skip on a developer machine and fail in CI (``CI`` set): CI must never go green 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from tests.cluster.controlplane import ControlPlane, bin_dir, missing_binaries, running_control_plane
+from tests.cluster.controlplane import (
+    ControlPlane,
+    bin_dir,
+    decode_token_subject,
+    missing_binaries,
+    running_control_plane,
+)
 from tests.support.assets import k8s_root
 
 ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "voice-stack"
+RELEASE, SYSTEM = "voice-stack", "voicestack-system"
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
 KSERVE_CRDS = ("inferenceservices", "servingruntimes", "clusterservingruntimes")
-START_TIMES: list[float] = []
+START_TIMES: list[tuple[str, float]] = []  # (what, seconds), printed at the end
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +45,9 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     with running_control_plane(binaries, tmp_path_factory.mktemp("control-plane")) as plane:
-        START_TIMES.append(plane.start_seconds)
+        START_TIMES.append(
+            ("control plane (etcd, apiserver, controllers, scheduler, kwok nodes)", plane.start_seconds)
+        )
         yield plane
 
 
@@ -75,8 +90,66 @@ def namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.kubectl("delete", "namespace", name, "--wait=false")
 
 
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+
+
+def rendered_rbac(plane: ControlPlane) -> list[dict[str, Any]]:
+    """The chart's operator ServiceAccount, ClusterRole and ClusterRoleBinding (``helm template``)."""
+    out = plane.helm("template", RELEASE, str(CHART), "-n", SYSTEM).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc and doc["kind"] in RBAC_KINDS]
+
+
+@pytest.fixture(scope="session")
+def operator_kubeconfig(crds: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A kubeconfig with a token of the chart's operator ServiceAccount (``kubectl create token``)."""
+    objects = rendered_rbac(crds)
+    assert {obj["kind"] for obj in objects} == RBAC_KINDS
+    crds.kubectl("create", "namespace", SYSTEM)
+    crds.apply(*objects)
+    (account,) = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "ServiceAccount"]
+    path = crds.token_kubeconfig(SYSTEM, account, tmp_path_factory.mktemp("operator") / "kubeconfig")
+    token = yaml.safe_load(path.read_text())["users"][0]["user"]["token"]
+    assert decode_token_subject(token) == f"system:serviceaccount:{SYSTEM}:{account}"
+    return path
+
+
+@pytest.fixture()
+def operator(crds: ControlPlane, operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Path]:
+    """``voicestack operator`` (all namespaces, as the chart runs it) in a subprocess; yields its log file."""
+    log = tmp_path / "operator.log"
+    env = {**crds.env(operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
+    env |= {"VOICESTACK_RESYNC_SECONDS": "1", "VOICESTACK_RETRY_SECONDS": "1"}  # OperatorSettings
+    command = [sys.executable, "-m", "voicestack.cli", "operator", "--all-namespaces", "--liveness", "", "-v"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    text = log.read_text(errors="replace")
+    forbidden = [
+        line
+        for line in text.splitlines()
+        if "orbidden" in line
+        and "because it is being terminated" not in line  # a namespace of an earlier test
+    ]
+    assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(x[:300] for x in forbidden[:10])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for seconds in START_TIMES:
-        terminalreporter.write_line(
-            f"tests/cluster: control plane (etcd, apiserver, controller manager) started in {seconds:.1f} s"
-        )
+    for what, seconds in START_TIMES:
+        terminalreporter.write_line(f"tests/cluster: {what} started in {seconds:.1f} s")

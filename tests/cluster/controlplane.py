@@ -1,13 +1,18 @@
-"""A real Kubernetes control plane on loopback, envtest-style: etcd, kube-apiserver, kube-controller-manager.
+"""A real Kubernetes control plane on loopback, envtest-style: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler, and kwok playing the kubelet of two fake node pools.
 
-The binaries are Kubernetes' own, built from the pinned wrapper modules in ``tests/cluster/build/`` by
-``scripts/build-control-plane.sh`` into ``.cache/control-plane/<version>/bin``. Everything else is made at
-start in a temporary directory: a CA and serving/client certificates (``openssl``), the service-account
-signing key, an admin kubeconfig (a client certificate in ``system:masters``). Authorisation is RBAC only,
-so any other identity (the operator's ServiceAccount token) gets exactly what its roles grant.
+The binaries are Kubernetes' own (and kwok's), built from the pinned wrapper modules in
+``tests/cluster/build/`` by ``scripts/build-control-plane.sh`` into ``.cache/control-plane/<version>/bin``.
+Everything else is made at start in a temporary directory: a CA and serving/client certificates
+(``openssl``), the service-account signing key, an admin kubeconfig (a client certificate in
+``system:masters``). Authorisation is RBAC only, so any other identity (the operator's ServiceAccount token)
+gets exactly what its roles grant.
 
-There is no scheduler and no kubelet: pods are created and stay Pending. The controller manager runs the
-garbage collector (ownerReferences), the namespace, service-account, Deployment and ReplicaSet controllers.
+The controller manager runs the garbage collector (ownerReferences), the namespace, service-account,
+Deployment and ReplicaSet controllers. The real scheduler places pods on two Node objects that kwok manages
+(:data:`NODE_POOLS`): a GPU node tainted ``nvidia.com/gpu=present:NoSchedule`` with one ``nvidia.com/gpu``,
+and a CPU node. kwok fakes what a kubelet would report (node Ready, a scheduled pod Running and Ready, a
+deleted pod gone) with its own default stages; no container runs.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -30,7 +36,20 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "tests" / "cluster" / "build" / "kube" / "go.mod"
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "helm")
+BINARIES = (
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "helm",
+    "kwok",
+    "kserve-controller",
+)
+KWOK_STAGES = "kwok-stages.yaml"  # kwok's default node/pod lifecycle, written beside the binaries
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"  # kwok manages the nodes with this annotation (value "fake")
+POOL_LABEL = "voicestack.io/test-pool"
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 CONTROLLERS = "garbagecollector,namespace,serviceaccount,deployment,replicaset"
 START_TIMEOUT = 120.0
 
@@ -52,7 +71,37 @@ def bin_dir() -> Path:
 
 
 def missing_binaries(directory: Path) -> list[str]:
-    return [name for name in BINARIES if not os.access(directory / name, os.X_OK)]
+    missing = [name for name in BINARIES if not os.access(directory / name, os.X_OK)]
+    files = (KWOK_STAGES, f"{KSERVE_FILES}/inferenceservice-config.yaml")
+    return missing + [name for name in files if not (directory / name).is_file()]
+
+
+KSERVE = "kserve-controller"  # KServe's cmd/manager (KSERVE_FILES beside it), started by start_kserve()
+KSERVE_FILES = "kserve"  # KServe's own CRDs and inferenceservice-config ConfigMap from the pinned module
+KSERVE_NAMESPACE = "kserve"
+
+
+def fake_node(name: str, pool: str, capacity: dict[str, str], taints: list[dict[str, str]]) -> dict[str, Any]:
+    """A Node object kwok manages: it declares its capacity, kwok reports it Ready."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {KWOK_ANNOTATION: "fake"},
+            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok",
+                       POOL_LABEL: pool},
+        },
+        "spec": {"taints": taints},
+        "status": {"capacity": capacity, "allocatable": capacity},
+    }  # fmt: skip
+
+
+CPU_CAPACITY = {"cpu": "16", "memory": "64Gi", "pods": "110"}
+NODE_POOLS = {
+    "gpu": fake_node("gpu-node-0", "gpu", {**CPU_CAPACITY, "nvidia.com/gpu": "1"}, [GPU_TAINT]),
+    "cpu": fake_node("cpu-node-0", "cpu", CPU_CAPACITY, []),
+}
 
 
 def free_port() -> int:
@@ -173,10 +222,14 @@ class ControlPlane:
 
     # -- lifecycle ---------------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: Sequence[str]) -> None:
+    def _spawn(self, name: str, args: Sequence[str], env: dict[str, str] | None = None) -> None:
         log = (self.work / f"{name}.log").open("wb")
         self.processes[name] = subprocess.Popen(
-            [str(self.bin / name), *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            [str(self.bin / name), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
 
     def log_tail(self, name: str, lines: int = 40) -> str:
@@ -222,7 +275,9 @@ class ControlPlane:
             "--service-account-key-file", str(pki / "sa.pub"),
             "--service-account-signing-key-file", str(pki / "sa.key"),
             "--service-cluster-ip-range", "10.0.0.0/24", "--allow-privileged=true",
-            "--disable-admission-plugins", "ServiceAccount",  # no token controller: pods need no token Secret
+            # ServiceAccount: no token controller, so pods need no token Secret. TaintNodesByCondition:
+            # it taints each new Node not-ready until the node-lifecycle controller (not run) lifts it.
+            "--disable-admission-plugins", "ServiceAccount,TaintNodesByCondition",
         ])  # fmt: skip
         admin = {
             "client-certificate": str(pki / "admin.crt"),
@@ -242,6 +297,23 @@ class ControlPlane:
             "--concurrent-gc-syncs", "5",
         ])  # fmt: skip
         self._wait("kube-controller-manager", lambda: self._default_service_account("default"))
+        scheduler_port = free_port()
+        self._spawn("kube-scheduler", [
+            "--kubeconfig", str(self.admin_kubeconfig),
+            "--authentication-kubeconfig", str(self.admin_kubeconfig),
+            "--authorization-kubeconfig", str(self.admin_kubeconfig),
+            "--bind-address", "127.0.0.1", "--secure-port", str(scheduler_port),
+            "--cert-dir", str(self.work / "scheduler-certs"), "--leader-elect=false",
+        ])  # fmt: skip
+        self._wait("kube-scheduler", lambda: _answers(f"https://127.0.0.1:{scheduler_port}/readyz"))
+        self._spawn("kwok", [
+            "--kubeconfig", str(self.admin_kubeconfig), "--config", str(self.bin / KWOK_STAGES),
+            "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector", f"{KWOK_ANNOTATION}=fake",
+            "--cidr", "10.0.128.0/17", "--node-ip", "127.0.0.1", "--node-lease-duration-seconds", "0",
+        ])  # fmt: skip
+        self.apply(*NODE_POOLS.values())
+        for node in NODE_POOLS.values():
+            self._wait("kwok", lambda node=node: self._node_ready(node["metadata"]["name"]))
         self.start_seconds = time.monotonic() - started
 
     def _apiserver_ready(self) -> bool:
@@ -253,25 +325,63 @@ class ControlPlane:
         )
         return done.returncode == 0 and done.stdout.strip() == "ok"
 
+    def start_kserve(self) -> None:
+        """KServe's own controller in Standard (raw deployment) mode, as admin, its webhooks unregistered.
+
+        Its ConfigMap is KServe's shipped one with ``defaultDeploymentMode: Standard``; the CRDs its other
+        controllers watch (TrainedModel, InferenceGraph) come from the same module. Its webhook server must
+        start (the manager's readiness), so it gets a self-signed certificate under ``$TMPDIR`` (the path
+        controller-runtime reads), but no webhook configuration points the API server at it.
+        """
+        files = self.bin / KSERVE_FILES
+        for crd in sorted((files / "crds").glob("*.yaml")):
+            self.kubectl("apply", "--server-side", "-f", str(crd))
+        self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KSERVE_NAMESPACE}})
+        config = yaml.safe_load((files / "inferenceservice-config.yaml").read_text())
+        config["data"]["deploy"] = json.dumps({"defaultDeploymentMode": "Standard"})
+        self.apply(config)
+        tmp = self.work / "kserve-tmp"
+        certs = tmp / "k8s-webhook-server" / "serving-certs"
+        certs.mkdir(parents=True, exist_ok=True)
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.crt",
+                "-days", "2", "-subj", "/CN=kserve-webhook", cwd=certs)  # fmt: skip
+        probe = free_port()
+        environment = {**self.env(), "TMPDIR": str(tmp), "POD_NAMESPACE": KSERVE_NAMESPACE}
+        self._spawn(KSERVE, [
+            "--metrics-addr", "0", "--health-probe-addr", f"127.0.0.1:{probe}",
+            "--webhook-port", str(free_port()), "--leader-elect=false",
+        ], env=environment)  # fmt: skip
+        self._wait(KSERVE, lambda: _answers(f"http://127.0.0.1:{probe}/readyz"))
+
+    def _node_ready(self, name: str) -> bool:
+        """kwok reports the node Ready (its node-initialize stage)."""
+        conditions = ((self.get("node", name) or {}).get("status") or {}).get("conditions") or []
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
     def _default_service_account(self, namespace: str) -> bool:
         """The service-account controller made ``default`` in ``namespace``: the controller manager works."""
         return self.get("serviceaccount", "default", namespace) is not None
 
+    def stop_process(self, name: str) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
-            process = self.processes[name]
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            self.stop_process(name)
 
 
 def _answers(url: str) -> bool:
+    """``url`` answers 200; an https one is not verified (a component's own self-signed serving cert)."""
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        with urllib.request.urlopen(url, timeout=1, context=context) as response:
             return int(response.status) == 200
     except OSError:
         return False

@@ -2,92 +2,25 @@
 
 The operator runs in a subprocess with a kubeconfig holding only a token of the ServiceAccount the chart
 renders, bound to the chart's ClusterRole: every call it makes goes through the API server's RBAC authoriser,
-so a rule missing from ``files/operator-rbac-rules.yaml`` fails here as it would in a cluster. There is no
-KServe controller and no kubelet: the test plays them where a status must move (an InferenceService's
-``Ready``, a pod's readiness); the real Deployment/ReplicaSet controllers and garbage collector do the rest.
+so a rule missing from ``files/operator-rbac-rules.yaml`` fails here as it would in a cluster. KServe's
+controller does not run in this module (test_scheduling.py runs it): the test plays it (an InferenceService's
+``Ready``), and marks the router's pods ready itself as well as kwok does; the real Deployment/ReplicaSet
+controllers, scheduler and garbage collector do the rest.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.cluster.controlplane import ControlPlane, decode_token_subject
+from tests.cluster.conftest import eventually
+from tests.cluster.controlplane import ControlPlane
 from tests.operator.cluster import wav_base64
 from tests.operator.specs import stack
-
-ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "charts" / "voice-stack"
-RELEASE, SYSTEM = "voice-stack", "voicestack-system"
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
-def rendered_rbac(plane: ControlPlane) -> list[dict[str, Any]]:
-    """The chart's operator ServiceAccount, ClusterRole and ClusterRoleBinding (``helm template``)."""
-    out = plane.helm("template", RELEASE, str(CHART), "-n", SYSTEM).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc and doc["kind"] in RBAC_KINDS]
-
-
-@pytest.fixture(scope="module")
-def operator_kubeconfig(crds: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A kubeconfig with a token of the chart's operator ServiceAccount (``kubectl create token``)."""
-    objects = rendered_rbac(crds)
-    assert {obj["kind"] for obj in objects} == RBAC_KINDS
-    crds.kubectl("create", "namespace", SYSTEM)
-    crds.apply(*objects)
-    (account,) = [obj["metadata"]["name"] for obj in objects if obj["kind"] == "ServiceAccount"]
-    path = crds.token_kubeconfig(SYSTEM, account, tmp_path_factory.mktemp("operator") / "kubeconfig")
-    token = yaml.safe_load(path.read_text())["users"][0]["user"]["token"]
-    assert decode_token_subject(token) == f"system:serviceaccount:{SYSTEM}:{account}"
-    return path
-
-
-@pytest.fixture()
-def operator(crds: ControlPlane, operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Path]:
-    """``voicestack operator`` (all namespaces, as the chart runs it) in a subprocess; yields its log file."""
-    log = tmp_path / "operator.log"
-    env = {**crds.env(operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
-    env |= {"VOICESTACK_RESYNC_SECONDS": "1", "VOICESTACK_RETRY_SECONDS": "1"}  # OperatorSettings
-    command = [sys.executable, "-m", "voicestack.cli", "operator", "--all-namespaces", "--liveness", "", "-v"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    text = log.read_text(errors="replace")
-    forbidden = [
-        line
-        for line in text.splitlines()
-        if "orbidden" in line
-        and "because it is being terminated" not in line  # a namespace of an earlier test
-    ]
-    assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(x[:300] for x in forbidden[:10])
 
 
 def test_the_token_is_least_privilege(crds: ControlPlane, operator_kubeconfig: Path) -> None:
@@ -329,3 +262,40 @@ def test_children_of_the_pre_ssa_operator_are_handed_over(
                                .get("annotations", {"team": ""})),
         "the annotation the operator stopped setting removed",
     )  # fmt: skip
+
+
+def status_managers(plane: ControlPlane, namespace: str, name: str) -> set[tuple[str, str]]:
+    """(manager, operation) of the managedFields entries of the VoiceStack's status subresource."""
+    shown = plane.kubectl("get", "vs", name, "-n", namespace, "-o", "json", "--show-managed-fields").stdout
+    entries = json.loads(shown)["metadata"]["managedFields"]
+    return {(m["manager"], m["operation"]) for m in entries if m.get("subresource") == "status"}
+
+
+def test_status_is_server_side_applied(crds: ControlPlane, namespace: str, operator: Path) -> None:
+    """The status is applied under the operator's field manager: another manager's condition survives its
+    writes, and a status entry it stops sending (a disabled engine's) is removed by the server."""
+    crds.apply(stack("demo", spec(), namespace))
+    eventually(lambda: condition(crds, namespace, "demo", "AsrReady"), "AsrReady")
+    assert ("voicestack-operator", "Apply") in status_managers(crds, namespace, "demo")
+
+    # Another controller adds its own condition (a merge patch replaces the whole list)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    reviewed = {"type": "Reviewed", "status": "True", "reason": "Checked", "message": "by hand",
+                "lastTransitionTime": now}  # fmt: skip
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--subresource=status", "--type=merge",
+                 "-p", json.dumps({"status": {"conditions": [reviewed]}}))  # fmt: skip
+    # ... the operator puts its own back (resync every second) and leaves the other one alone.
+    eventually(lambda: condition(crds, namespace, "demo", "Ready"), "the operator's conditions back")
+    time.sleep(2)
+    assert condition(crds, namespace, "demo", "Reviewed") == reviewed
+
+    # Disabling ASR: the operator stops sending status.asr and the server drops it.
+    stored = crds.get("voicestack", "demo", namespace)
+    assert stored is not None and "asr" in stored["status"]
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--type=merge",
+                 "-p", json.dumps({"spec": {"asr": {"enabled": False}}}))  # fmt: skip
+    eventually(
+        lambda: "asr" not in ((crds.get("voicestack", "demo", namespace) or {}).get("status") or {"asr": 1}),
+        "status.asr removed",
+    )
+    assert condition(crds, namespace, "demo", "AsrReady")["reason"] == "Disabled"  # type: ignore[index]

@@ -82,3 +82,14 @@ def test_conditions_follow_the_kubernetes_convention() -> None:
 
     only_ready = status.conditions({"Ready": status.State("False", "InvalidSpec", "bad")}, fourth, 3, "t")
     assert [c["type"] for c in only_ready] == ["Ready", "AsrReady"], "unreported conditions are kept"
+
+
+def test_another_managers_condition_is_not_a_difference() -> None:
+    """Server-side apply keeps a condition the operator does not own: no rewrite for it on every pass."""
+    own = [{"type": "Ready", "status": "True", "reason": "Ready"}]
+    wanted = {"conditions": own, "observedGeneration": 2, "asr": None}
+    foreign = {"type": "Reviewed", "status": "True", "reason": "Checked"}
+    assert not status.status_differs(wanted, {"conditions": [foreign, *own], "observedGeneration": 2})
+    changed = [{**own[0], "status": "False"}]
+    assert status.status_differs(wanted, {"conditions": [foreign, *changed], "observedGeneration": 2})
+    assert status.status_differs(wanted, {"conditions": own, "observedGeneration": 2, "asr": {"model": "x"}})
