@@ -27,6 +27,11 @@ from voicestack_predictors.asr.result_shape import detection_result, shape_segme
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.audio import DecodedAudio
 
+# Audio up to one Whisper window leaves little behind to hand back (features and encoder output for 30 s,
+# a few MB, reused by the next request), while ``malloc_trim`` took 5-47 ms after a jfk request on the
+# shared 2-core machine: time the caller would wait for. Longer audio frees hundreds of MB (VAD, batches).
+TRIM_AFTER_SECONDS = 30.0
+
 
 class Transcription:
     def __init__(
@@ -50,7 +55,8 @@ class Transcription:
             else:
                 result = yield from self._transcribe(engine, stop)
         finally:
-            release_freed_memory()  # idle memory returns to what it was before the request
+            if self.audio.duration > TRIM_AFTER_SECONDS:
+                release_freed_memory()  # idle memory returns to what it was before the request
         if stop.is_set():
             return
         metrics.record_processing(
