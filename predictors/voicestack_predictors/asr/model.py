@@ -24,6 +24,7 @@ from kserve.protocol.infer_type import InferResponse
 
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines import TOKEN_LOGPROB_ENGINES, AsrEngine, create_engine
+from voicestack_predictors.asr.engines.memory import release_freed_memory
 from voicestack_predictors.asr.language_vote import detection_windows
 from voicestack_predictors.asr.protocol import AudioRequest, parse_request, respond
 from voicestack_predictors.asr.settings import EngineSettings
@@ -89,6 +90,8 @@ class AsrModel(ManagedModel[AsrEngine]):
             if error is exc:
                 raise
             raise error from exc
+        finally:
+            self._release_memory_when_idle()
         metrics.REQUESTS.labels(self.name, task, "ok").inc()
         log.info(
             "request %s: %.1f s of audio done in %.2f s (queue included)",
@@ -154,11 +157,22 @@ class AsrModel(ManagedModel[AsrEngine]):
         return Started(first, events)
 
     async def _events(self, request: AudioRequest) -> AsyncIterator[dict[str, Any]]:
-        async with self.slot():
-            job = await self._prepare(request)
-            async with contextlib.aclosing(self.stream_in_slot(job.events)) as events:
-                async for event in events:
-                    yield event
+        try:
+            async with self.slot():
+                job = await self._prepare(request)
+                async with contextlib.aclosing(self.stream_in_slot(job.events)) as events:
+                    async for event in events:
+                        yield event
+        finally:
+            self._release_memory_when_idle()
+
+    def _release_memory_when_idle(self) -> None:
+        """Hand freed heap memory back (``malloc_trim``) in a worker thread while the answer goes out, when
+        no other request is running or waiting (they would reuse it). Long audio already did it before
+        answering (``transcription.TRIM_AFTER_SECONDS``)."""
+        if self.gate.active == 0 and self.gate.waiting == 0:
+            with contextlib.suppress(RuntimeError):  # no running loop: a stream closed at shutdown
+                asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
 
     def _counted(self, request: AudioRequest, exc: Exception) -> Exception:
         """``exc`` counted in the requests metric, as the error to raise: busy and bad input as they are,

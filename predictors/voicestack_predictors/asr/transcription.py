@@ -27,9 +27,10 @@ from voicestack_predictors.asr.result_shape import detection_result, shape_segme
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.audio import DecodedAudio
 
-# Audio up to one Whisper window leaves little behind to hand back (features and encoder output for 30 s,
-# a few MB, reused by the next request), while ``malloc_trim`` took 5-47 ms after a jfk request on the
-# shared 2-core machine: time the caller would wait for. Longer audio frees hundreds of MB (VAD, batches).
+# Longer audio frees hundreds of MB (VAD, batches): handed back before answering, so the memory is back
+# when the caller sees the result. After audio up to one Whisper window ``malloc_trim`` took 5-47 ms on the
+# shared 2-core machine, time the caller would wait for: the model hands that back after answering
+# (``AsrModel._release_memory_when_idle``).
 TRIM_AFTER_SECONDS = 30.0
 
 
