@@ -36,6 +36,20 @@ def test_generated_containers_decode_their_audio_track(media: dict[str, Path], k
     assert decoded.duration == pytest.approx(11.0, abs=0.05)
 
 
+def test_a_16k_mono_pcm_wav_upload_reads_the_samples_ffmpeg_gives() -> None:
+    """Uploads (bytes) of 16 kHz 16-bit mono WAV skip FFmpeg; a path still goes through it: same samples.
+    A header moved by an extra chunk, and a tail cut short within the truncation tolerance, too."""
+    wav = asset("audio/en/jfk.wav")
+    data = wav.read_bytes()
+    assert np.array_equal(decode_audio(data).samples, decode_audio(wav).samples)
+    riff, fmt_and_rest = data[:12], data[12:]
+    padded = riff + b"junk" + (6).to_bytes(4, "little") + bytes(6) + fmt_and_rest
+    padded = padded[:4] + (len(padded) - 8).to_bytes(4, "little") + padded[8:]
+    cut = padded[: len(padded) - 3001]  # 0.09 s and half a sample short
+    assert np.array_equal(decode_audio(cut).samples, decode_audio(io.BytesIO(cut)).samples)
+    assert len(decode_audio(cut).samples) == len(decode_audio(data).samples) - 1501
+
+
 def test_other_rates_are_honoured(jfk_flac: Path) -> None:
     decoded = decode_audio(jfk_flac, sample_rate=24000)
     assert decoded.sample_rate == 24000

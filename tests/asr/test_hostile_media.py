@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import time
 from pathlib import Path
 
@@ -152,7 +153,14 @@ def test_a_request_may_lower_the_server_limit_but_not_raise_it() -> None:
         headers = {"content-type": "audio/wav"}
         if option is not None:
             headers["x-voicestack-options"] = f'{{"max_audio_seconds": {option}}}'
-        return parse_request(wav, headers).decode(server_limit).duration
+        request = parse_request(wav, headers)
+        try:
+            request.check(server_limit)  # the header check before the request queues
+        except InvalidInput as refused:  # decoding refuses it the same way
+            with pytest.raises(type(refused), match=re.escape(str(refused))):
+                request.decode(server_limit)
+            raise
+        return request.decode(server_limit).duration
 
     assert decode(None, 60) == pytest.approx(11.0, abs=0.05)
     assert decode(60, 3600) == pytest.approx(11.0, abs=0.05)

@@ -69,19 +69,42 @@ def test_a_full_queue_answers_503_with_retry_after(lazy_server: AsrClient, long_
     assert client.raw(data, language="en", temperature=0).status_code == 200
 
 
+def _decoded_done_running(client: AsrClient) -> tuple[float, float, float]:
+    """Uploads decoded so far, requests answered, inferences running: from one ``/metrics`` page, which
+    the server renders between two of its event loop's steps, so the three agree with each other."""
+    text = httpx.get(f"{client.base}/metrics", timeout=10).text
+    values = {"decoded": 0.0, "done": 0.0, "running": 0.0}
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name.startswith("voicestack_asr_media_decode_seconds_count{"):
+            values["decoded"] += float(value)
+        elif name.startswith("voicestack_asr_requests_total{") and 'outcome="invalid"' not in name:
+            values["done"] += float(value)
+        elif name.startswith("voicestack_active_inferences{"):
+            values["running"] += float(value)
+    return values["decoded"], values["done"], values["running"]
+
+
 def test_four_long_requests_while_health_stays_quick(fw_server: AsrClient, long_flac: Path) -> None:
+    """Served one at a time with a responsive health check; a queued upload is decoded only when its turn
+    comes, so it takes no CPU from the transcription running."""
     data = long_flac.read_bytes()
+    decoded_before, done_before, _ = _decoded_done_running(fw_server)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         futures = [
             pool.submit(fw_server.raw, data, "audio/flac", language="en", temperature=0) for _ in range(4)
         ]
-        latencies = []
+        latencies, decoded_early = [], []
         while not all(future.done() for future in futures):
             started = time.perf_counter()
             assert fw_server.ready().status_code == 200
             latencies.append(time.perf_counter() - started)
+            decoded, done, running = _decoded_done_running(fw_server)
+            if decoded - decoded_before > done - done_before + running:
+                decoded_early.append((decoded - decoded_before, done - done_before, running))
             time.sleep(0.05)
         responses = [future.result() for future in futures]
+    assert not decoded_early, f"uploads decoded while queued (decoded, done, running): {decoded_early}"
     for response in responses:
         assert response.status_code == 200, response.text
         assert_transcription(response.json(), "transcribe", 234.546)

@@ -1,9 +1,17 @@
-"""The KServe model. preprocess: parse, decode the media (worker thread), validate; predict: the engine
-through the bounded gate; postprocess: the protocol's response (or NDJSON lines when streaming)."""
+"""The KServe model. preprocess: parse the request and check the media's header (worker thread); predict:
+through the bounded gate, decode the media (worker thread), validate it and run the engine; postprocess:
+the protocol's response (or NDJSON lines when streaming).
+
+The upload is decoded inside the gate's slot, not in preprocess: a request waiting in the queue holds only
+its compressed bytes and takes no CPU from the transcription running (docs/asr-predictor.md#performance).
+Most bad media (not an accepted container, no audio track, a declared duration past the limit) is still
+refused before the request queues, by the header check.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -16,6 +24,7 @@ from kserve.protocol.infer_type import InferResponse
 
 from voicestack_predictors.asr import metrics
 from voicestack_predictors.asr.engines import TOKEN_LOGPROB_ENGINES, AsrEngine, create_engine
+from voicestack_predictors.asr.engines.memory import release_freed_memory
 from voicestack_predictors.asr.language_vote import detection_windows
 from voicestack_predictors.asr.protocol import AudioRequest, parse_request, respond
 from voicestack_predictors.asr.settings import EngineSettings
@@ -41,8 +50,9 @@ class AsrModel(ManagedModel[AsrEngine]):
         super().close_engine(engine)
 
     # --- KServe's three steps ----------------------------------------------------------------------
-    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> Job:
-        """Parse the request, decode its audio (worker thread) and check it against the options."""
+    async def preprocess(self, payload: Any, headers: dict[str, str] | None = None) -> AudioRequest:
+        """Parse the request and check its media's header (worker thread); the media is decoded in
+        ``predict``, inside the gate."""
         task = "unknown"
         try:
             request = parse_request(payload, headers)
@@ -54,39 +64,42 @@ class AsrModel(ManagedModel[AsrEngine]):
                 task,
                 len(request.data),
             )
-            audio = await self._decode(request)
-            return Job(request, self._transcription(request, audio))
+            await asyncio.to_thread(request.check, self.settings.max_audio_seconds)
         except InvalidInput:
             metrics.REQUESTS.labels(self.name, task, "invalid").inc()
             raise
+        return request
 
     async def predict(
         self,
-        payload: Job,
+        payload: AudioRequest,
         headers: dict[str, str] | None = None,
         response_headers: dict[str, str] | None = None,
     ) -> Transcribed:
-        """Run the job on the engine through the gate: the whole result, or the started event stream."""
-        request, job = payload.request, payload.transcription
-        if job.options.stream:
-            return Transcribed(payload, await self._stream(job))
+        """Decode and run the request through the gate: the whole result, or the started event stream."""
+        request, task = payload, payload.options.task
+        if request.options.stream:
+            return Transcribed(request, await self._stream(request))
         started = time.perf_counter()
         try:
-            result = await self.run(job.result)
-        except Busy:
-            metrics.REQUESTS.labels(self.name, job.options.task, "busy").inc()
-            raise
+            async with self.slot():
+                job = await self._prepare(request)
+                result = await self.run_in_slot(job.result)
         except Exception as exc:
-            metrics.REQUESTS.labels(self.name, job.options.task, "error").inc()
-            raise self._failure(request, exc) from exc
-        metrics.REQUESTS.labels(self.name, job.options.task, "ok").inc()
+            error = self._counted(request, exc)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            self._release_memory_when_idle()
+        metrics.REQUESTS.labels(self.name, task, "ok").inc()
         log.info(
             "request %s: %.1f s of audio done in %.2f s (queue included)",
             request.request_id or "-",
             job.audio.duration,
             time.perf_counter() - started,
         )
-        return Transcribed(payload, result)
+        return Transcribed(request, result)
 
     async def postprocess(
         self,
@@ -96,14 +109,15 @@ class AsrModel(ManagedModel[AsrEngine]):
     ) -> dict[str, Any] | InferResponse | AsyncIterator[bytes]:
         """The protocol's response shape, or NDJSON lines for a streamed transcription."""
         if isinstance(result.output, dict):
-            return respond(result.job.request, result.output, self.name)
-        return self._ndjson(result.output, result.job.request.options.task)
+            return respond(result.request, result.output, self.name)
+        return self._ndjson(result.output, result.request.options.task)
 
-    async def _decode(self, request: AudioRequest) -> DecodedAudio:
+    async def _prepare(self, request: AudioRequest) -> Transcription:
+        """Decode the upload (worker thread) and check it against the options: called holding a slot."""
         started = time.perf_counter()
         audio = await asyncio.to_thread(request.decode, self.settings.max_audio_seconds)
         metrics.DECODE_SECONDS.labels(self.name).observe(time.perf_counter() - started)
-        return audio
+        return self._transcription(request, audio)
 
     def _transcription(self, request: AudioRequest, audio: DecodedAudio) -> Transcription:
         options = request.options
@@ -128,19 +142,50 @@ class AsrModel(ManagedModel[AsrEngine]):
             )
         return Transcription(self.name, audio, options, self.settings)
 
-    async def _stream(self, job: Transcription) -> Started:
-        """Start the work before answering, so a full queue or a failed load is still a plain HTTP error."""
-        events = self.stream(job.events)
+    async def _stream(self, request: AudioRequest) -> Started:
+        """Start the work before answering, so a full queue, bad media or a failed load is still a plain
+        HTTP error."""
+        events = self._events(request)
         try:
             first = await anext(events)
-        except Busy:
-            metrics.REQUESTS.labels(self.name, job.options.task, "busy").inc()
-            raise
         except Exception as exc:
-            metrics.REQUESTS.labels(self.name, job.options.task, "error").inc()
             await events.aclose()
-            raise InferenceError(f"transcription failed: {type(exc).__name__}: {exc}") from exc
+            error = self._counted(request, exc)
+            if error is exc:
+                raise
+            raise error from exc
         return Started(first, events)
+
+    async def _events(self, request: AudioRequest) -> AsyncIterator[dict[str, Any]]:
+        try:
+            async with self.slot():
+                job = await self._prepare(request)
+                async with contextlib.aclosing(self.stream_in_slot(job.events)) as events:
+                    async for event in events:
+                        yield event
+        finally:
+            self._release_memory_when_idle()
+
+    def _release_memory_when_idle(self) -> None:
+        """Hand freed heap memory back (``malloc_trim``) in a worker thread while the answer goes out, when
+        no other request is running or waiting (they would reuse it). Long audio already did it before
+        answering (``transcription.TRIM_AFTER_SECONDS``)."""
+        if self.gate.active == 0 and self.gate.waiting == 0:
+            with contextlib.suppress(RuntimeError):  # no running loop: a stream closed at shutdown
+                asyncio.get_running_loop().run_in_executor(None, release_freed_memory)
+
+    def _counted(self, request: AudioRequest, exc: Exception) -> Exception:
+        """``exc`` counted in the requests metric, as the error to raise: busy and bad input as they are,
+        anything else a 500 naming the failure."""
+        task = request.options.task
+        if isinstance(exc, Busy):
+            metrics.REQUESTS.labels(self.name, task, "busy").inc()
+            return exc
+        if isinstance(exc, InvalidInput):
+            metrics.REQUESTS.labels(self.name, task, "invalid").inc()
+            return exc
+        metrics.REQUESTS.labels(self.name, task, "error").inc()
+        return self._failure(request, exc)
 
     async def _ndjson(self, started: Started, task: str) -> AsyncIterator[bytes]:
         outcome = "ok"
@@ -158,25 +203,17 @@ class AsrModel(ManagedModel[AsrEngine]):
             metrics.REQUESTS.labels(self.name, task, outcome).inc()
 
     def _failure(self, request: AudioRequest, exc: Exception) -> InferenceError:
-        log.exception("request %s failed", request.request_id or "-")
+        log.error("request %s failed", request.request_id or "-", exc_info=exc)
         if not self.is_loaded and self.load_error:
             return InferenceError(f"the model could not be loaded: {self.load_error}")
         return InferenceError(f"transcription failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
-class Job:
-    """What ``preprocess`` hands ``predict``: the parsed request and the work on its decoded audio."""
+class Transcribed:
+    """What ``predict`` hands ``postprocess``: the request and its result, or its events as they come."""
 
     request: AudioRequest
-    transcription: Transcription
-
-
-@dataclass(frozen=True)
-class Transcribed:
-    """What ``predict`` hands ``postprocess``: the job and its result, or its events as they come."""
-
-    job: Job
     output: dict[str, Any] | Started
 
 

@@ -11,7 +11,8 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +26,10 @@ from voicestack_predictors.common.audio import (
     AudioDecodeError,
     AudioTooLong,
     DecodedAudio,
+    check_pcm_s16le,
     decode_audio,
     decode_pcm_s16le,
+    probe_audio,
 )
 from voicestack_predictors.common.errors import PayloadTooLarge
 from voicestack_predictors.common.kserve_adapter import v2_input_values, v2_parameters
@@ -48,16 +51,36 @@ class AudioRequest:
         """16 kHz mono samples; ``InvalidInput`` with the decoder's message when the audio is bad,
         ``PayloadTooLarge`` (413) when it is longer than the caller's ``max_audio_seconds`` capped by the
         server's ``server_limit``."""
-        requested = self.options.max_audio_seconds
-        limit = server_limit if requested is None else min(requested, server_limit)
-        try:
+        limit = self._limit(server_limit)
+        with _refusals():
             if self.pcm:
                 return decode_pcm_s16le(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
             return decode_audio(self.data, ASR_SAMPLE_RATE, max_seconds=limit)
-        except AudioTooLong as exc:
-            raise PayloadTooLarge(str(exc)) from exc
-        except AudioDecodeError as exc:
-            raise InvalidInput(str(exc)) from exc
+
+    def check(self, server_limit: float) -> None:
+        """What ``decode`` refuses without decoding (the container's header, the declared duration, raw
+        PCM's length), with the same errors: cheap, so bad media is refused before the request queues."""
+        limit = self._limit(server_limit)
+        with _refusals():
+            if self.pcm:
+                check_pcm_s16le(len(self.data), ASR_SAMPLE_RATE, max_seconds=limit)
+            else:
+                probe_audio(self.data, max_seconds=limit)
+
+    def _limit(self, server_limit: float) -> float:
+        requested = self.options.max_audio_seconds
+        return server_limit if requested is None else min(requested, server_limit)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The decoder's errors as the caller's: 413 past the duration limit, 400 for anything else."""
+    try:
+        yield
+    except AudioTooLong as exc:
+        raise PayloadTooLarge(str(exc)) from exc
+    except AudioDecodeError as exc:
+        raise InvalidInput(str(exc)) from exc
 
 
 def parse_request(payload: Any, headers: Mapping[str, str] | None) -> AudioRequest:

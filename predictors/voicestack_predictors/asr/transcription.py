@@ -27,6 +27,12 @@ from voicestack_predictors.asr.result_shape import detection_result, shape_segme
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.audio import DecodedAudio
 
+# Longer audio frees hundreds of MB (VAD, batches): handed back before answering, so the memory is back
+# when the caller sees the result. After audio up to one Whisper window ``malloc_trim`` took 5-47 ms on the
+# shared 2-core machine, time the caller would wait for: the model hands that back after answering
+# (``AsrModel._release_memory_when_idle``).
+TRIM_AFTER_SECONDS = 30.0
+
 
 class Transcription:
     def __init__(
@@ -50,7 +56,8 @@ class Transcription:
             else:
                 result = yield from self._transcribe(engine, stop)
         finally:
-            release_freed_memory()  # idle memory returns to what it was before the request
+            if self.audio.duration > TRIM_AFTER_SECONDS:
+                release_freed_memory()  # idle memory returns to what it was before the request
         if stop.is_set():
             return
         metrics.record_processing(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -85,6 +86,11 @@ def decode_audio(
     file, head, size = _open_source(source)
     try:
         _check_wav_length(head, size)
+        plain = _plain_pcm_wav(source, sample_rate, max_seconds) if isinstance(source, bytes) else None
+        if plain is not None:
+            if len(plain.samples) == 0:
+                raise AudioDecodeError("the audio track contains no decodable audio")
+            return plain
         with _open_container(file) as container:
             decoded, declared, error = _decode_container(container, head, sample_rate, max_seconds)
     finally:
@@ -105,6 +111,26 @@ def decode_audio(
     return decoded
 
 
+def probe_audio(source: AudioSource, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+    """The checks ``decode_audio`` makes before decoding, without decoding: an accepted container with an
+    audio track, a sample rate in range, a WAV not cut short, and no declared duration past ``max_seconds``.
+
+    Cheap (the container's header only), so a server can refuse bad media at once and leave the decoding
+    for later; what only decoding finds (truncated data, NaN samples, an undeclared length past the limit)
+    ``decode_audio`` still refuses.
+    """
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
+    file, head, size = _open_source(source)
+    try:
+        _check_wav_length(head, size)
+        with _open_container(file) as container:
+            _audio_track(container, head, max_seconds)
+    finally:
+        if file is not source:
+            file.close()
+
+
 def _open_container(file: BinaryIO) -> av.container.InputContainer:
     try:
         return open_input(file)
@@ -120,6 +146,16 @@ def _decode_container(
     container: av.container.InputContainer, head: bytes, sample_rate: int, max_seconds: float
 ) -> tuple[DecodedAudio, float | None, str | None]:
     """The first audio track decoded, the duration the file declares, and the error that ended decoding."""
+    stream, source_rate, declared = _audio_track(container, head, max_seconds)
+    samples, error = _decode_stream(container, stream, sample_rate, max_seconds, declared)
+    return DecodedAudio(samples, sample_rate, source_rate), declared, error
+
+
+def _audio_track(
+    container: av.container.InputContainer, head: bytes, max_seconds: float
+) -> tuple[av.AudioStream, int | None, float | None]:
+    """The first audio track, the sample rate it states and the duration the file declares, once its
+    header passed the checks made before decoding."""
     if not container.streams.audio:
         found = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "none"
         raise AudioDecodeError(f"the input has no audio track (streams found: {found})")
@@ -132,8 +168,7 @@ def _decode_container(
     declared = _declared_duration(container, stream, head)
     if declared is not None and declared > max_seconds:
         raise _too_long(f"the file declares {declared:.1f} s", max_seconds)
-    samples, error = _decode_stream(container, stream, sample_rate, max_seconds, declared)
-    return DecodedAudio(samples, sample_rate, source_rate), declared, error
+    return stream, source_rate, declared
 
 
 def decode_pcm_s16le(
@@ -148,21 +183,27 @@ def decode_pcm_s16le(
     Its duration is its byte length: longer than ``max_seconds`` raises ``AudioTooLong`` before anything
     is converted.
     """
-    if len(data) == 0:
-        raise AudioDecodeError("the audio is empty (0 bytes of PCM)")
-    frame_bytes = 2 * channels
-    if len(data) % frame_bytes:
-        raise AudioDecodeError(
-            f"raw s16le PCM with {channels} channel(s) must be a multiple of {frame_bytes} bytes, "
-            f"got {len(data)}"
-        )
-    seconds = len(data) / (frame_bytes * sample_rate)
-    if seconds > max_seconds:
-        raise _too_long(f"{len(data)} bytes of {sample_rate} Hz PCM are {seconds:.1f} s", max_seconds)
+    check_pcm_s16le(len(data), sample_rate, channels, max_seconds=max_seconds)
     pcm = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     if channels > 1:
         pcm = pcm.reshape(-1, channels).mean(axis=1, dtype=np.float32)
     return DecodedAudio(pcm, sample_rate, sample_rate)
+
+
+def check_pcm_s16le(
+    size: int, sample_rate: int = 16000, channels: int = 1, *, max_seconds: float = DEFAULT_MAX_SECONDS
+) -> None:
+    """What ``decode_pcm_s16le`` refuses, from the byte count alone: empty, part of a frame, too long."""
+    if size == 0:
+        raise AudioDecodeError("the audio is empty (0 bytes of PCM)")
+    frame_bytes = 2 * channels
+    if size % frame_bytes:
+        raise AudioDecodeError(
+            f"raw s16le PCM with {channels} channel(s) must be a multiple of {frame_bytes} bytes, got {size}"
+        )
+    seconds = size / (frame_bytes * sample_rate)
+    if seconds > max_seconds:
+        raise _too_long(f"{size} bytes of {sample_rate} Hz PCM are {seconds:.1f} s", max_seconds)
 
 
 def _too_long(found: str, max_seconds: float) -> AudioTooLong:
@@ -216,15 +257,34 @@ def _open_source(source: AudioSource) -> tuple[BinaryIO, bytes, int | None]:
     return source, head, remaining
 
 
-def _wav_data_seconds(head: bytes, size: int | None) -> tuple[float, float] | None:
-    """(declared, present) seconds of a RIFF/WAVE file's ``data`` chunk, from its header and the file size.
+@dataclass(frozen=True)
+class _WavData:
+    """A RIFF/WAVE file's ``data`` chunk as its header states it, and the ``fmt `` fields that read it."""
+
+    offset: int  # where the samples start
+    length: int  # the bytes the chunk declares
+    byte_rate: int
+    format_tag: int = 0  # 1: integer PCM
+    channels: int = 0
+    rate: int = 0
+    block_align: int = 0
+    bits: int = 0
+
+    def seconds(self, size: int) -> tuple[float, float]:
+        """(declared, present) seconds, ``size`` being the whole file's bytes."""
+        present = min(max(size - self.offset, 0), self.length)
+        return self.length / self.byte_rate, present / self.byte_rate
+
+
+def _wav_data(head: bytes) -> _WavData | None:
+    """The ``data`` chunk of a RIFF/WAVE file from its first bytes.
 
     None when unknown: not a plain RIFF WAVE, a header beyond ``head``, or a size placeholder (0 or
     0xFFFFFFFF, what a writer that cannot seek back, e.g. ffmpeg into a pipe, leaves).
     """
-    if size is None or len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
-    position, byte_rate = 12, 0
+    position, fmt = 12, b""
     while position + 8 <= len(head):
         chunk, length = (
             head[position : position + 4],
@@ -232,22 +292,43 @@ def _wav_data_seconds(head: bytes, size: int | None) -> tuple[float, float] | No
         )
         body = position + 8
         if chunk == b"fmt " and body + 12 <= len(head):
-            byte_rate = int.from_bytes(head[body + 8 : body + 12], "little")
+            fmt = head[body : body + min(length, 16)]
         elif chunk == b"data":
+            byte_rate = int.from_bytes(fmt[8:12], "little")
             if not byte_rate or length in (0, 0xFFFFFFFF):
                 return None
-            present = min(max(size - body, 0), length)
-            return length / byte_rate, present / byte_rate
+            if len(fmt) < 16:
+                return _WavData(body, length, byte_rate)
+            tag, channels, rate, _, block_align, bits = struct.unpack("<HHIIHH", fmt)
+            return _WavData(body, length, byte_rate, tag, channels, rate, block_align, bits)
         position = body + length + (length & 1)
     return None
 
 
+def _plain_pcm_wav(data: bytes, sample_rate: int, max_seconds: float) -> DecodedAudio | None:
+    """A 16-bit integer PCM mono WAV already at ``sample_rate`` (what recorders, ffmpeg and most clients
+    send), read with numpy: FFmpeg would only convert each sample to ``s / 32768``, so the samples are the
+    same, without opening a container or running a resampler. None for any other WAV or file."""
+    wav = _wav_data(data[:8192])
+    if wav is None or (wav.format_tag, wav.channels, wav.bits, wav.block_align) != (1, 1, 16, 2):
+        return None
+    if wav.rate != sample_rate or wav.byte_rate != 2 * sample_rate:
+        return None
+    declared, _ = wav.seconds(len(data))
+    if declared > max_seconds:
+        raise _too_long(f"the file declares {declared:.1f} s", max_seconds)
+    present = min(max(len(data) - wav.offset, 0), wav.length) // 2
+    samples = np.frombuffer(data, dtype="<i2", count=present, offset=wav.offset).astype(np.float32)
+    samples /= 32768.0
+    return DecodedAudio(samples, sample_rate, sample_rate)
+
+
 def _check_wav_length(head: bytes, size: int | None) -> None:
     """A WAV whose data chunk is cut short: FFmpeg decodes what is there without complaint."""
-    seconds = _wav_data_seconds(head, size)
-    if seconds is None:
+    wav = _wav_data(head)
+    if wav is None or size is None:
         return
-    declared, present = seconds
+    declared, present = wav.seconds(size)
     if declared - present > max(_TRUNCATION_TOLERANCE_S, _TRUNCATION_TOLERANCE_RATIO * declared):
         raise AudioDecodeError(
             f"the audio is truncated: the file holds only {present:.2f} s of the {declared:.2f} s its "

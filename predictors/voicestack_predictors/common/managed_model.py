@@ -138,12 +138,27 @@ class ManagedModel(KServeModel, Generic[E]):
                 self._last_used = time.monotonic()
 
     # --- running work -------------------------------------------------------------------------------
-    async def run(self, work: Callable[[E], T]) -> T:
-        """Run ``work(engine)`` in a worker thread once a slot is free (``Busy`` if the queue is full)."""
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of the gate's slots (``Busy`` if the queue is full), the engine kept loaded meanwhile.
+
+        ``run`` and ``stream`` take one themselves; a caller that must do work of its own inside the slot
+        before the engine's (the ASR predictor decodes the upload there, so queued requests wait without
+        using the CPU the running one needs) holds it and calls ``run_in_slot`` or ``stream_in_slot``.
+        """
         async with self.gate.slot():
             with self._using():
-                engine = await asyncio.to_thread(self.ensure_engine)
-                return await asyncio.to_thread(work, engine)
+                yield
+
+    async def run(self, work: Callable[[E], T]) -> T:
+        """Run ``work(engine)`` in a worker thread once a slot is free (``Busy`` if the queue is full)."""
+        async with self.slot():
+            return await self.run_in_slot(work)
+
+    async def run_in_slot(self, work: Callable[[E], T]) -> T:
+        """``run`` for a caller already holding ``slot()``."""
+        engine = await asyncio.to_thread(self.ensure_engine)
+        return await asyncio.to_thread(work, engine)
 
     async def stream(self, work: Callable[[E, threading.Event], Iterator[T]]) -> AsyncIterator[T]:
         """Relay items of a blocking generator ``work(engine, stop)`` as they are produced.
@@ -151,38 +166,44 @@ class ManagedModel(KServeModel, Generic[E]):
         The slot is held until the generator finishes; if the consumer goes away, ``stop`` is set so the
         generator can end early, and the slot is released only after the engine is idle again.
         """
-        async with self.gate.slot():
-            with self._using():
-                engine = await asyncio.to_thread(self.ensure_engine)
-                loop = asyncio.get_running_loop()
-                queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
-                stop = threading.Event()
+        # aclosing: a consumer that goes away closes the relay (stopping the engine) before the slot is freed.
+        async with self.slot(), contextlib.aclosing(self.stream_in_slot(work)) as items:
+            async for item in items:
+                yield item
 
-                def put(item: object, error: BaseException | None = None) -> None:
-                    with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
-                        loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+    async def stream_in_slot(self, work: Callable[[E, threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+        """``stream`` for a caller already holding ``slot()`` (close it with ``contextlib.aclosing`` before
+        the slot is released)."""
+        engine = await asyncio.to_thread(self.ensure_engine)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
+        stop = threading.Event()
 
-                def produce() -> None:
-                    try:
-                        for item in work(engine, stop):
-                            put(item)
-                            if stop.is_set():
-                                break
-                    except BaseException as exc:
-                        put(_DONE, exc)
-                    else:
-                        put(_DONE)
+        def put(item: object, error: BaseException | None = None) -> None:
+            with contextlib.suppress(RuntimeError):  # loop already closed at shutdown
+                loop.call_soon_threadsafe(queue.put_nowait, (item, error))
 
-                worker = loop.run_in_executor(None, produce)
-                try:
-                    while True:
-                        item, error = await queue.get()
-                        if item is _DONE:
-                            if error is not None:
-                                raise error
-                            break
-                        yield item  # type: ignore[misc]
-                finally:
-                    stop.set()
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(worker)
+        def produce() -> None:
+            try:
+                for item in work(engine, stop):
+                    put(item)
+                    if stop.is_set():
+                        break
+            except BaseException as exc:
+                put(_DONE, exc)
+            else:
+                put(_DONE)
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while True:
+                item, error = await queue.get()
+                if item is _DONE:
+                    if error is not None:
+                        raise error
+                    break
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(worker)
