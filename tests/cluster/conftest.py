@@ -6,6 +6,8 @@ skip on a developer machine and fail in CI (``CI`` set): CI must never go green 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -32,6 +34,10 @@ CHART = ROOT / "charts" / "voice-stack"
 RELEASE, SYSTEM = "voice-stack", "voicestack-system"
 RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
 KSERVE_CRDS = ("inferenceservices", "servingruntimes", "clusterservingruntimes")
+OPERATOR_COMMAND = [
+    *(sys.executable, "-m", "voicestack.cli", "operator"),
+    *("--all-namespaces", "--liveness", "", "-v"),
+]
 START_TIMES: list[tuple[str, float]] = []  # (what, seconds), printed at the end
 
 
@@ -122,32 +128,59 @@ def operator_kubeconfig(crds: ControlPlane, tmp_path_factory: pytest.TempPathFac
     return path
 
 
+OperatorRun = Callable[..., contextlib.AbstractContextManager[Path]]
+
+
+@pytest.fixture(scope="session")
+def operator_user(operator_kubeconfig: Path) -> str:
+    """The operator's user name as the API server (and its audit log) knows it."""
+    token = yaml.safe_load(operator_kubeconfig.read_text())["users"][0]["user"]["token"]
+    return decode_token_subject(token)
+
+
 @pytest.fixture()
-def operator(crds: ControlPlane, operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Path]:
-    """``voicestack operator`` (all namespaces, as the chart runs it) in a subprocess; yields its log file."""
-    log = tmp_path / "operator.log"
-    env = {**crds.env(operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
-    env |= {"VOICESTACK_RESYNC_SECONDS": "1", "VOICESTACK_RETRY_SECONDS": "1"}  # OperatorSettings
-    command = [sys.executable, "-m", "voicestack.cli", "operator", "--all-namespaces", "--liveness", "", "-v"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        yield log
-    finally:
-        process.terminate()
+def run_operator(crds: ControlPlane, operator_kubeconfig: Path, tmp_path: Path) -> OperatorRun:
+    """``with run_operator(**env) as log:`` runs ``voicestack operator`` (all namespaces, as the chart runs
+    it) in a subprocess, with extra environment ``env``, until the block ends; again on each call. After each
+    run its log must show no RBAC denial."""
+    runs = itertools.count()
+
+    @contextlib.contextmanager
+    def run(**extra_env: str) -> Iterator[Path]:
+        log = tmp_path / f"operator-{next(runs)}.log"
+        env = {**crds.env(operator_kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env |= {"VOICESTACK_RESYNC_SECONDS": "1", "VOICESTACK_RETRY_SECONDS": "1"}  # OperatorSettings
+        env |= extra_env
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                OPERATOR_COMMAND, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
+            )
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    text = log.read_text(errors="replace")
-    forbidden = [
-        line
-        for line in text.splitlines()
-        if "orbidden" in line
-        and "because it is being terminated" not in line  # a namespace of an earlier test
-    ]
-    assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(x[:300] for x in forbidden[:10])
+            yield log
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        text = log.read_text(errors="replace")
+        forbidden = [
+            line
+            for line in text.splitlines()
+            if "orbidden" in line
+            and "because it is being terminated" not in line  # a namespace of an earlier test
+        ]
+        assert not forbidden, "the operator hit RBAC denials:\n" + "\n".join(x[:300] for x in forbidden[:10])
+
+    return run
+
+
+@pytest.fixture()
+def operator(run_operator: OperatorRun) -> Iterator[Path]:
+    """The operator running for the whole test; yields its log file."""
+    with run_operator() as log:
+        yield log
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -52,6 +52,48 @@ POOL_LABEL = "voicestack.io/test-pool"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 CONTROLLERS = "garbagecollector,namespace,serviceaccount,deployment,replicaset"
 START_TIMEOUT = 120.0
+OPERATOR_NAMESPACE = "voicestack-system"  # where the chart's operator ServiceAccount lives
+WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],  # one record per request, when its response is complete
+    "rules": [
+        {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
+        {"level": "Metadata", "verbs": list(WRITE_VERBS)},
+        # the operator's reads too, so a test can tell "reconciled and wrote nothing" from "did not run"
+        {"level": "Metadata", "verbs": ["get", "list"],
+         "userGroups": [f"system:serviceaccounts:{OPERATOR_NAMESPACE}"]},
+        {"level": "None"},
+    ],
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One request from the API server's audit log: who did what to which object, and the answer."""
+
+    verb: str
+    user: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: int
+
+    @classmethod
+    def parse(cls, line: str) -> AuditRecord:
+        event = json.loads(line)
+        ref = event.get("objectRef") or {}
+        return cls(
+            verb=event["verb"],
+            user=event["user"]["username"],
+            resource=ref.get("resource", ""),
+            subresource=ref.get("subresource", ""),
+            namespace=ref.get("namespace", ""),
+            name=ref.get("name", ""),
+            code=int((event.get("responseStatus") or {}).get("code", 0)),
+        )
 
 
 def kubernetes_version() -> str:
@@ -162,6 +204,38 @@ class ControlPlane:
     def pki(self) -> Path:
         return self.work / "pki"
 
+    @property
+    def audit_log(self) -> Path:
+        return self.work / "audit.log"
+
+    def mark(self) -> int:
+        """A position in the audit log; :meth:`audit` and :meth:`writes` read from one."""
+        return self.audit_log.stat().st_size if self.audit_log.exists() else 0
+
+    def audit(self, since: int = 0) -> list[AuditRecord]:
+        """The audit log's records from ``since`` (a :meth:`mark`), complete lines only."""
+        if not self.audit_log.exists():
+            return []
+        with self.audit_log.open("rb") as log:
+            log.seek(max(since - 1, 0))
+            data = log.read()
+        if since and not data.startswith(b"\n"):  # the mark fell inside a record being written: skip it
+            data = data.partition(b"\n")[2]
+        elif since:
+            data = data[1:]
+        lines = data.decode().splitlines(keepends=True)
+        return [AuditRecord.parse(line) for line in lines if line.endswith("\n")]
+
+    def writes(self, user: str, since: int = 0, namespace: str | None = None) -> list[AuditRecord]:
+        """The write requests ``user`` made since a mark (in ``namespace``, if given), in order."""
+        return [
+            record
+            for record in self.audit(since)
+            if record.user == user
+            and record.verb in WRITE_VERBS
+            and (namespace is None or record.namespace == namespace)
+        ]
+
     def env(self, kubeconfig: Path | None = None) -> dict[str, str]:
         env = {**os.environ, "KUBECONFIG": str(kubeconfig or self.admin_kubeconfig)}
         env["HELM_CACHE_HOME"] = str(self.work / "helm" / "cache")  # helm writes nothing outside the run
@@ -263,6 +337,8 @@ class ControlPlane:
         ])  # fmt: skip
         self._wait("etcd", lambda: _answers(f"{etcd_url}/health"))
         self.server = f"https://127.0.0.1:{api_port}"
+        policy = self.work / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         self._spawn("kube-apiserver", [
             "--etcd-servers", etcd_url, "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
             "--endpoint-reconciler-type", "none",  # a loopback address cannot back the kubernetes Service
@@ -278,6 +354,8 @@ class ControlPlane:
             # ServiceAccount: no token controller, so pods need no token Secret. TaintNodesByCondition:
             # it taints each new Node not-ready until the node-lifecycle controller (not run) lifts it.
             "--disable-admission-plugins", "ServiceAccount,TaintNodesByCondition",
+            "--audit-policy-file", str(policy), "--audit-log-path", str(self.audit_log),
+            "--audit-log-mode", "blocking",  # a record is on disk before its response is sent
         ])  # fmt: skip
         admin = {
             "client-certificate": str(pki / "admin.crt"),
