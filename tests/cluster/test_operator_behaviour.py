@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import eventually
+from tests.cluster.conftest import OperatorRun, eventually
 from tests.cluster.controlplane import ControlPlane
+from tests.cluster.test_operator import isvc_ready, ready_pods
 from tests.operator.cluster import wav_base64
 from tests.operator.specs import stack
 
@@ -155,3 +157,156 @@ def test_create_makes_owned_children_then_stays_quiet(demo: Stack, operator: Pat
     time.sleep(2.5)  # two resync ticks and their reads
     assert demo.writes(mark) == [], "an unchanged spec causes no writes"
     assert demo.reads(mark) > 0, "the timer did reconcile"
+
+
+def test_spec_changes_rewrite_only_what_changed(demo: Stack, operator: Path) -> None:
+    demo.create()
+    eventually(lambda: demo.existing() == CHILDREN, "children")
+    demo.settle()
+
+    before = {kind: demo.condition(kind) for kind in ("Ready", "AsrReady", "TtsReady", "RouterReady")}
+    mark = demo.mark()
+    demo.patch("VoiceStack", "demo", {"spec": {"asr": {"model": "small"}}})
+    eventually(
+        lambda: any(e.get("value") == "small" for e in demo.isvc_spec("asr")["containers"][0]["env"]),
+        "the ASR model changed",
+    )
+    demo.settle()
+    assert demo.child_writes(mark) == [("patch", "inferenceservices", "demo-asr")]
+    assert demo.get("VoiceStack", "demo")["status"]["observedGeneration"] == 2  # type: ignore[index]
+    for kind, old in before.items():  # every condition observed generation 2; none changed status
+        now = demo.condition(kind)
+        assert (now["observedGeneration"], now["status"]) == (2, old["status"]), kind
+        assert now["lastTransitionTime"] == old["lastTransitionTime"], kind
+
+    mark = demo.mark()
+    demo.patch("VoiceStack", "demo", {"spec": {"router": {"replicas": 3}}})
+    eventually(lambda: demo.get("Deployment", "demo-router")["spec"]["replicas"] == 3, "3 replicas")  # type: ignore[index]
+    demo.settle()
+    assert demo.child_writes(mark) == [("patch", "deployments", "demo-router")]
+
+    tts_before = demo.isvc_spec("tts")
+    mark = demo.mark()
+    demo.patch("VoiceStack", "demo", {"spec": VOICE_SPEC})
+    eventually(lambda: demo.get("ConfigMap", "demo-voice-anna"), "voice ConfigMap")
+    eventually(lambda: "projected" in demo.isvc_spec("tts")["volumes"][0], "voice mounted")
+    demo.settle()
+    assert demo.child_writes(mark) == [
+        ("patch", "configmaps", "demo-voice-anna"),
+        ("patch", "inferenceservices", "demo-tts"),
+    ]
+    assert demo.isvc_spec("tts")["containers"] == tts_before["containers"], "only the volume changed"
+
+    mark = demo.mark()
+    demo.patch("VoiceStack", "demo", {"spec": {"tts": {"voices": None}}})
+    eventually(lambda: not demo.get("ConfigMap", "demo-voice-anna"), "voice ConfigMap deleted")
+    demo.settle()
+    assert demo.child_writes(mark) == [
+        ("delete", "configmaps", "demo-voice-anna"),
+        ("patch", "inferenceservices", "demo-tts"),
+    ]
+    assert demo.isvc_spec("tts")["volumes"] == [{"name": "voices", "emptyDir": {}}]
+
+
+# Every kind of child, each deleted and each edited by hand: (kind, name, a hand edit, the field it breaks).
+DRIFT_SPEC = {**VOICE_SPEC, "router": {"ingress": {"enabled": True, "host": "voice.example.com"}}}
+HAND_EDITS: list[tuple[str, str, dict[str, Any], Callable[[dict[str, Any]], Any]]] = [
+    ("ServiceAccount", "demo-router", {"metadata": {"labels": {"app.kubernetes.io/component": "mine"}}},
+     lambda o: o["metadata"]["labels"]["app.kubernetes.io/component"]),
+    ("Role", "demo-router", {"rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+     lambda o: o["rules"]),
+    ("RoleBinding", "demo-router",
+     {"subjects": [{"kind": "ServiceAccount", "name": "intruder", "namespace": "default"}]},
+     lambda o: o["subjects"]),
+    ("ConfigMap", "demo-router", {"data": {"router.yaml": "asr_urls: []\n"}}, lambda o: o["data"]),
+    ("ConfigMap", "demo-voice-anna", {"binaryData": {"anna.wav": wav_base64(0.2)}},
+     lambda o: o["binaryData"]),
+    ("Ingress", "demo-router", {"spec": {"rules": [{"host": "other.example.com"}]}}, lambda o: o["spec"]),
+    ("Service", "demo-router", {"spec": {"type": "NodePort"}}, lambda o: o["spec"]["type"]),
+    ("Deployment", "demo-router", {"spec": {"replicas": 5}}, lambda o: o["spec"]["replicas"]),
+    ("InferenceService", "demo-asr", {"spec": {"predictor": {"maxReplicas": 7}}},
+     lambda o: o["spec"]["predictor"]),
+    ("InferenceService", "demo-tts", {"spec": {"predictor": {"volumes": None}}},
+     lambda o: o["spec"]["predictor"].get("volumes")),
+]  # fmt: skip
+
+
+def test_every_kind_of_child_is_restored(demo: Stack, operator: Path) -> None:
+    """Deleted or edited by hand, each child kind comes back as the operator made it."""
+    demo.create(DRIFT_SPEC)
+    everything = {*CHILDREN, ("Ingress", "demo-router"), ("ConfigMap", "demo-voice-anna")}
+    eventually(lambda: everything <= set(demo.objects()), "all children")
+    demo.settle()
+    for kind, name, edit, field in HAND_EDITS:
+        made = demo.get(kind, name)
+        assert made is not None
+        wanted = field(made)
+        edited = demo.patch(kind, name, edit)  # as stored: the operator may undo it before a get
+        assert field(edited) != wanted, f"the edit of {kind} {name} took"
+        eventually(lambda: field(demo.get(kind, name)) == wanted, f"{kind} {name} edit undone")  # noqa: B023
+    for kind, name in sorted(everything):
+        old_uid = demo.get(kind, name)["metadata"]["uid"]  # type: ignore[index]
+        demo.delete(kind, name)
+        eventually(
+            lambda: (demo.get(kind, name) or {}).get("metadata", {}).get("uid") not in (None, old_uid),  # noqa: B023
+            f"{kind} {name} recreated",
+        )
+    demo.settle()
+    objects = demo.objects()
+    for key in everything:
+        assert [r["name"] for r in objects[key]["metadata"]["ownerReferences"]] == ["demo"], key
+    deployments = [name for kind, name in objects if kind == "Deployment"]
+    assert deployments == ["demo-router"], "no second Deployment"
+
+
+def test_restart_makes_no_duplicates_and_no_writes(demo: Stack, run_operator: OperatorRun) -> None:
+    with run_operator():
+        demo.create(VOICE_SPEC)
+        eventually(lambda: demo.existing() == CHILDREN, "children")
+        demo.settle()
+    before = set(demo.objects())
+    mark = demo.mark()
+    with run_operator():
+        eventually(lambda: demo.reads(mark) > 10, "the new operator at work")
+        time.sleep(2.5)  # two resync ticks
+        demo.settle()
+    assert demo.writes(mark) == []
+    assert set(demo.objects()) == before
+
+
+def test_children_ready_make_the_stack_ready(demo: Stack, operator: Path) -> None:
+    demo.create()
+    eventually(lambda: demo.existing() == CHILDREN, "children")
+    eventually(lambda: demo.condition("Ready").get("status") == "False", "not ready yet")
+    demo.settle()
+    asr_first = demo.condition("AsrReady")
+    for engine in (
+        "asr",
+        "tts",
+    ):  # KServe's part; the router's pods: the real controllers, kwok and ready_pods
+        isvc_ready(demo.plane, demo.namespace, f"demo-{engine}")
+    eventually(
+        lambda: ready_pods(demo.plane, demo.namespace, "app.kubernetes.io/instance=demo"), "router pods"
+    )
+    eventually(lambda: demo.condition("Ready").get("status") == "True", "Ready")
+    demo.settle()
+    for kind in ("Ready", "AsrReady", "TtsReady", "RouterReady"):
+        found = demo.condition(kind)
+        assert found["status"] == "True", found
+        assert found["reason"] and found["message"] and found["lastTransitionTime"], found
+        assert found["observedGeneration"] == 1
+    assert demo.condition("AsrReady")["lastTransitionTime"] >= asr_first["lastTransitionTime"]
+    events = demo.events()
+    assert ("Normal", "Ready") in events, events
+    assert ("Normal", "InferenceServiceReady") in events, events
+
+    before = demo.condition("RouterReady")
+    demo.patch("InferenceService", "demo-tts", {"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "RevisionMissing", "message": "pod crash-looping",
+         "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    ]}}, status=True)  # fmt: skip
+    eventually(lambda: demo.condition("TtsReady").get("reason") == "RevisionMissing", "TTS not ready")
+    assert demo.condition("Ready")["status"] == "False"
+    assert "crash-looping" in demo.condition("Ready")["message"]
+    assert demo.condition("RouterReady") == before, "an unchanged condition keeps its transition time"
+    eventually(lambda: ("Warning", "RevisionMissing") in demo.events(), "a RevisionMissing warning")
