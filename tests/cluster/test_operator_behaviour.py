@@ -38,6 +38,7 @@ CHILDREN = {
 }
 KINDS = "serviceaccounts,roles,rolebindings,inferenceservices,configmaps,deployments,services,ingresses"
 VOICE_SPEC = {"tts": {"voices": [{"name": "anna", "data": wav_base64()}]}}
+LICENCE_ENV = {"name": "COQUI_TOS_AGREED", "value": "1"}
 NOT_CHILD_WRITES = {"voicestacks", "events"}  # the stack's own status and Kopf's bookkeeping; events
 
 
@@ -310,3 +311,77 @@ def test_children_ready_make_the_stack_ready(demo: Stack, operator: Path) -> Non
     assert "crash-looping" in demo.condition("Ready")["message"]
     assert demo.condition("RouterReady") == before, "an unchanged condition keeps its transition time"
     eventually(lambda: ("Warning", "RevisionMissing") in demo.events(), "a RevisionMissing warning")
+
+
+def test_router_made_voices_are_mounted_and_sample_edits_need_no_write(demo: Stack, operator: Path) -> None:
+    demo.create()
+    eventually(lambda: demo.existing() == CHILDREN, "children")
+    demo.settle()
+    uploaded = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "demo-voice-zoe",
+            "namespace": demo.namespace,
+            "labels": {"voicestack.io/stack": "demo", "voicestack.io/voice": "zoe",
+                       "app.kubernetes.io/part-of": "voice-stack"},
+        },
+        "binaryData": {"zoe.wav": wav_base64()},
+    }  # fmt: skip
+    mark = demo.mark()
+    demo.plane.apply(uploaded)
+    eventually(lambda: "projected" in demo.isvc_spec("tts")["volumes"][0], "router voice mounted")
+    demo.settle()
+    assert demo.child_writes(mark) == [("patch", "inferenceservices", "demo-tts")]
+    assert demo.isvc_spec("tts")["volumes"][0]["projected"]["sources"] == [
+        {"configMap": {"name": "demo-voice-zoe", "optional": True}}
+    ]
+    mark = demo.mark()
+    demo.patch("ConfigMap", "demo-voice-zoe", {"binaryData": {"zoe.wav": wav_base64(0.2)}})
+    time.sleep(2.5)  # two resync ticks
+    assert demo.writes(mark) == [], "a sample's new content reaches the pod through the volume"
+    demo.delete("ConfigMap", "demo-voice-zoe")
+    eventually(lambda: "emptyDir" in demo.isvc_spec("tts")["volumes"][0], "router voice unmounted")
+
+
+def test_pull_settings_and_the_model_licence_reach_the_children(
+    demo: Stack, run_operator: OperatorRun
+) -> None:
+    pull = {
+        "VOICESTACK_TTS_IMAGE_PULL_POLICY": "Never",
+        "VOICESTACK_ROUTER_IMAGE_PULL_POLICY": "Always",
+        "VOICESTACK_IMAGE_PULL_SECRETS": "ghcr-credentials,mirror-credentials",
+    }
+    secrets = [{"name": "ghcr-credentials"}, {"name": "mirror-credentials"}]
+    with run_operator(**pull):
+        demo.create()
+        eventually(lambda: demo.existing() == CHILDREN, "children")
+        router_pod = demo.get("Deployment", "demo-router")["spec"]["template"]["spec"]  # type: ignore[index]
+        pods = {"asr": demo.isvc_spec("asr"), "tts": demo.isvc_spec("tts"), "router": router_pod}
+        assert {name: pod["imagePullSecrets"] for name, pod in pods.items()} == dict.fromkeys(pods, secrets)
+        policies = {name: pod["containers"][0]["imagePullPolicy"] for name, pod in pods.items()}
+        assert policies == {"asr": "IfNotPresent", "tts": "Never", "router": "Always"}
+
+        tts_env = demo.isvc_spec("tts")["containers"][0]["env"]
+        assert "COQUI_TOS_AGREED" not in {e["name"] for e in tts_env}
+        demo.patch("InferenceService", "demo-tts", {"status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "container exited",
+             "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        ]}}, status=True)  # fmt: skip
+        eventually(lambda: demo.condition("TtsReady").get("reason") == "RevisionFailed", "TTS not ready")
+        message = demo.condition("TtsReady")["message"]
+        assert message.startswith("container exited (hint: ") and "acceptModelLicense" in message, message
+
+        demo.patch("VoiceStack", "demo", {"spec": {"tts": {"acceptModelLicense": True}}})
+        eventually(
+            lambda: (
+                {"name": "COQUI_TOS_AGREED", "value": "1"} in demo.isvc_spec("tts")["containers"][0]["env"]
+            ),
+            "licence accepted on the predictor",
+        )
+        eventually(
+            lambda: (
+                "acceptModelLicense" not in demo.condition("TtsReady").get("message", "x acceptModelLicense")
+            ),
+            "hint gone",
+        )
