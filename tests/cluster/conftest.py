@@ -80,11 +80,16 @@ def crds(control_plane: ControlPlane) -> ControlPlane:
     """The VoiceStack CRD and KServe's real CRDs, applied with kubectl (server-side: the InferenceService
     CRD is 1.9 MB, over the 256 KiB limit of client-side apply's last-applied annotation)."""
     install_voicestack_crd(control_plane)
-    for plural in KSERVE_CRDS:
-        path = k8s_root() / "kserve-crds" / f"serving.kserve.io_{plural}.yaml"
-        control_plane.kubectl("apply", "--server-side", "-f", str(path))
-    wait_established(control_plane, *(f"{plural}.serving.kserve.io" for plural in KSERVE_CRDS))
+    install_kserve_crds(control_plane, *KSERVE_CRDS)
     return control_plane
+
+
+def install_kserve_crds(plane: ControlPlane, *plurals: str) -> None:
+    """KServe's CRDs of the test data (``inferenceservices``, ...), applied and waited for."""
+    for plural in plurals:
+        path = k8s_root() / "kserve-crds" / f"serving.kserve.io_{plural}.yaml"
+        plane.kubectl("apply", "--server-side", "-f", str(path))
+    wait_established(plane, *(f"{plural}.serving.kserve.io" for plural in plurals))
 
 
 @pytest.fixture()

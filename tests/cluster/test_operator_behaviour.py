@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import OperatorRun, eventually
+from tests.cluster.conftest import OperatorRun, eventually, install_kserve_crds
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.test_operator import isvc_ready, ready_pods
 from tests.operator.cluster import wav_base64
@@ -385,3 +385,26 @@ def test_pull_settings_and_the_model_licence_reach_the_children(
             ),
             "hint gone",
         )
+
+
+def test_without_kserve_a_condition_says_so(demo: Stack, run_operator: OperatorRun) -> None:
+    """KServe's InferenceService CRD is deleted for this test (the cluster's only CRD-wide change) and
+    installed again while the operator runs: the operator catches up by itself."""
+    isvc_crd = "inferenceservices.serving.kserve.io"
+    demo.plane.kubectl("delete", "crd", isvc_crd, "--timeout=120s")
+    try:
+        with run_operator():
+            demo.create()
+            eventually(lambda: demo.condition("AsrReady").get("reason") == "KServeMissing", "KServeMissing")
+            assert demo.condition("Ready")["reason"] == "KServeMissing"
+            assert "install KServe" in demo.condition("Ready")["message"]
+            eventually(lambda: demo.get("Deployment", "demo-router"), "the router still deployed")
+            install_kserve_crds(demo.plane, "inferenceservices")  # KServe's CRDs appear later
+            eventually(lambda: demo.existing() == CHILDREN, "InferenceServices once KServe is installed")
+            eventually(
+                lambda: demo.condition("AsrReady").get("reason") not in (None, "KServeMissing"), "AsrReady"
+            )
+            assert demo.condition("Ready")["reason"] != "KServeMissing"
+    finally:
+        if demo.get("crd", isvc_crd) is None:
+            install_kserve_crds(demo.plane, "inferenceservices")
