@@ -6,12 +6,14 @@ read back from the API server's audit log (:meth:`ControlPlane.writes`, the oper
 quiet" and "rewrites only what changed" are the server's own record, not a client's. KServe's controller does
 not run here: a test plays it by patching an InferenceService's status subresource.
 
-These were emulator tests (tests/operator/test_operator.py); what still needs the emulator is listed there.
+These were emulator tests (tests/operator/test_operator.py; its ``test_drift_is_undone`` is part of
+``test_every_kind_of_child_is_restored`` here); what still needs the emulator is listed there, with why.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import OperatorRun, eventually, install_kserve_crds
+from tests.cluster.conftest import OPERATOR_COMMAND, ROOT, OperatorRun, eventually, install_kserve_crds
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.test_operator import isvc_ready, ready_pods
 from tests.operator.cluster import wav_base64
@@ -408,3 +410,13 @@ def test_without_kserve_a_condition_says_so(demo: Stack, run_operator: OperatorR
     finally:
         if demo.get("crd", isvc_crd) is None:
             install_kserve_crds(demo.plane, "inferenceservices")
+
+
+def test_a_bad_pull_policy_stops_the_operator_at_startup(
+    crds: ControlPlane, operator_kubeconfig: Path
+) -> None:
+    env = {**crds.env(operator_kubeconfig), "VOICESTACK_ASR_IMAGE_PULL_POLICY": "Sometimes"}
+    done = subprocess.run(OPERATOR_COMMAND, env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode != 0
+    message = "VOICESTACK_ASR_IMAGE_PULL_POLICY='Sometimes' is not an image pull policy"
+    assert message in done.stdout + done.stderr, done.stderr[-2000:]

@@ -20,15 +20,9 @@ TEST_SETTINGS = OperatorSettings(resync_seconds=1, retry_seconds=1)
 
 
 @pytest.fixture()
-def kserve_installed() -> bool:
-    """Parametrize it to False (``pytest.mark.parametrize``) for a cluster without KServe."""
-    return True
-
-
-@pytest.fixture()
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kserve_installed: bool) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """An emulated cluster; afterwards every API call the operator made must be allowed by its RBAC rules."""
-    with emulated_cluster(tmp_path, kserve=kserve_installed) as emulated:
+    with emulated_cluster(tmp_path) as emulated:
         monkeypatch.setenv("KUBECONFIG", str(emulated.kubeconfig))
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
         yield emulated
