@@ -98,6 +98,11 @@ class Session:
             if event["type"] == kind:
                 return event
 
+    def received_or_until(self, kind: str, timeout: float = 120.0) -> dict[str, Any]:
+        """The first event of type ``kind`` already received (``until`` passed over it), else the next one."""
+        seen = [event for _, event in self.received if event["type"] == kind]
+        return seen[0] if seen else self.until(kind, timeout)
+
     def configure(self, include: list[str] | None = None, **audio_input: Any) -> dict[str, Any]:
         session: dict[str, Any] = {
             "type": "transcription",
