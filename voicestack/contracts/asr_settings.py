@@ -91,7 +91,7 @@ class EngineSettings(PredictorSettings):
     cross_request_wait_ms: float = Field(
         20.0,
         ge=0,
-        le=1000,
+        le=5000,
         allow_inf_nan=False,
         description="With cross-request batching: how long a pass that is not full waits for the windows of "
         "another request already being prepared",
