@@ -48,12 +48,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=120.0, help="seconds of the long clip per request")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--cpu-threads", type=int, default=0, help="per inference (0: the engine's default)")
     args = parser.parse_args()
     audio = decode_audio(asset(LONG_CLIP).read_bytes())
     audio = replace(audio, samples=audio.samples[: int(args.seconds * audio.sample_rate)])
     engines = {
         mode: FasterWhisperEngine(
-            EngineSettings(model=str(args.model), device="cpu", cross_request_batching=mode), args.requests
+            EngineSettings(
+                model=str(args.model), device="cpu", cross_request_batching=mode, cpu_threads=args.cpu_threads
+            ),
+            args.requests,
         )
         for mode in ("off", "on")
     }

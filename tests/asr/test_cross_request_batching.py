@@ -17,7 +17,12 @@ from prometheus_client import REGISTRY
 from tests.asr.conftest import real_whisper_base
 from tests.support.assets import asset
 from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhisperEngine
-from voicestack_predictors.asr.engines.window_batcher import WindowBatcher, WindowsCancelled
+from voicestack_predictors.asr.engines.window_batcher import (
+    Job,
+    WindowBatcher,
+    WindowsCancelled,
+    options_key,
+)
 from voicestack_predictors.asr.protocol import parse_options
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.asr.transcription import Transcription
@@ -112,29 +117,55 @@ def test_a_cancelled_request_leaves_the_other_untouched(
     assert batcher is not None and not batcher._queue and batcher._active == 0
 
 
+def fake_options(**changes: Any) -> Any:
+    """The fields of faster-whisper's TranscriptionOptions that decide whether windows may share a pass."""
+    fields: dict[str, Any] = {
+        "initial_prompt": None,
+        "hotwords": None,
+        "without_timestamps": True,
+        "max_new_tokens": None,
+        "beam_size": 1,
+        "patience": 1,
+        "length_penalty": 1,
+        "suppress_blank": True,
+        "suppress_tokens": [-1],
+        "temperatures": [0.0],
+        "repetition_penalty": 1,
+        "no_repeat_ngram_size": 0,
+        "multilingual": False,
+    }
+    return SimpleNamespace(**{**fields, **changes})
+
+
+ENGLISH: Any = SimpleNamespace(language_code="en", task=1)
+
+
+def windows(count: int) -> np.ndarray:
+    return np.zeros((count, 80, 3000), dtype=np.float32)
+
+
+def test_a_pass_takes_the_oldest_windows_with_the_oldest_options() -> None:
+    """Batch 4: the oldest job's 3 windows and 1 of the next compatible job's; a job with another beam size
+    waits for a pass of its own."""
+    batcher = WindowBatcher(pipeline=None, batch_size=4)  # type: ignore[arg-type]  # no pass runs here
+    first, beam5, second = (
+        Job(options_key(ENGLISH, options), windows(3), ENGLISH, options)
+        for options in (fake_options(), fake_options(beam_size=5), fake_options())
+    )
+    batcher._queue = [first, beam5, second]
+    taken = [(part.job, part.start, part.stop) for part in batcher._take()]
+    assert taken == [(first, 0, 3), (second, 0, 1)]
+    assert [(part.job, part.start, part.stop) for part in batcher._take()] == [(beam5, 0, 3)]
+    assert [(part.job, part.start, part.stop) for part in batcher._take()] == [(second, 1, 3)]
+    assert not batcher._queue
+
+
 def test_a_request_stopped_while_its_windows_wait_leaves_the_queue() -> None:
     """Its windows wait behind a running pass; ``stop`` takes them out and raises WindowsCancelled."""
     batcher = WindowBatcher(pipeline=None, batch_size=8)  # type: ignore[arg-type]  # no pass runs here
     batcher._running = True  # another request's pass
-    tokenizer = SimpleNamespace(language_code="en", task=1)
-    options = SimpleNamespace(
-        initial_prompt=None,
-        hotwords=None,
-        without_timestamps=True,
-        max_new_tokens=None,
-        beam_size=1,
-        patience=1,
-        length_penalty=1,
-        suppress_blank=True,
-        suppress_tokens=[-1],
-        temperatures=[0.0],
-        repetition_penalty=1,
-        no_repeat_ngram_size=0,
-        multilingual=False,
-    )
     stop = threading.Event()
     threading.Timer(0.2, stop.set).start()
-    features = np.zeros((2, 80, 3000), dtype=np.float32)
     with pytest.raises(WindowsCancelled):
-        batcher.generate(features, tokenizer, options, stop)  # type: ignore[arg-type]
+        batcher.generate(windows(2), ENGLISH, fake_options(), stop)
     assert not batcher._queue and batcher.passes == 0
