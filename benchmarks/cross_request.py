@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=120.0, help="seconds of the long clip per request")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--cpu-threads", type=int, default=0, help="per inference (0: the engine's default)")
     args = parser.parse_args()
     audio = decode_audio(asset(LONG_CLIP).read_bytes())
@@ -55,7 +56,10 @@ def main() -> None:
     engines = {
         mode: FasterWhisperEngine(
             EngineSettings(
-                model=str(args.model), device="cpu", cross_request_batching=mode, cpu_threads=args.cpu_threads
+                model=str(args.model),
+                device=args.device,
+                cross_request_batching=mode,
+                cpu_threads=args.cpu_threads,
             ),
             args.requests,
         )

@@ -50,8 +50,9 @@ AUTO_BATCHED_BEAM_SIZE = {"cpu": 1, "cuda": DEFAULT_BEAM_SIZE}
 # Windows per encoder call (0: the whole batch). On CPU a batch costs the encoder the same time per window,
 # but its attention scores grow with it: a batch of 8 took about 750 MB more at the peak.
 ENCODER_BATCH = {"cpu": 1, "cuda": 0}
-# Cross-request batching (window_batcher.py): fuller batches pay on a GPU; on CPU a pass costs about the same
-# time per window however many share it, so it stays off there (docs/asr-predictor.md#performance).
+# Cross-request batching (window_batcher.py): fuller batches should pay on a GPU (unmeasured); on CPU a pass
+# costs about the same time per window however many share it, and four long requests at once took up to
+# 1.38x the total time with it (docs/asr-predictor.md#cross-request-batching), so it stays off there.
 AUTO_CROSS_REQUEST_BATCHING = {"cpu": False, "cuda": True}
 # Whisper's fallback thresholds: a window compressing better than this repeats itself; one below this mean
 # log probability is unlikely text.
