@@ -81,6 +81,21 @@ class EngineSettings(PredictorSettings):
         "docs/asr-predictor.md)",
         json_schema_extra={DEFAULT_DOC: "0 = auto (8, CPU and CUDA)"},
     )
+    cross_request_batching: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="faster-whisper: decode the 30 s windows of concurrent long requests with equal decoding "
+        "options in shared batched passes of up to `--batch_size` windows (matters only with "
+        "`--max_concurrency` > 1)",
+        json_schema_extra={DEFAULT_DOC: "auto: on for CUDA, off for CPU"},
+    )
+    cross_request_wait_ms: float = Field(
+        20.0,
+        ge=0,
+        le=5000,
+        allow_inf_nan=False,
+        description="With cross-request batching: how long a pass that is not full waits for the windows of "
+        "another request already being prepared",
+    )
     max_new_tokens: int | None = Field(
         None,
         ge=1,

@@ -8,7 +8,7 @@ import math
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
@@ -31,6 +31,11 @@ from voicestack_predictors.asr.engines.base import (
     vad_settings,
 )
 from voicestack_predictors.asr.engines.cues import split_window
+from voicestack_predictors.asr.engines.window_batcher import (
+    SharedBatchPipeline,
+    WindowBatcher,
+    WindowsCancelled,
+)
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.common.devices import ctranslate2_cuda, resolve_device
 
@@ -45,6 +50,10 @@ AUTO_BATCHED_BEAM_SIZE = {"cpu": 1, "cuda": DEFAULT_BEAM_SIZE}
 # Windows per encoder call (0: the whole batch). On CPU a batch costs the encoder the same time per window,
 # but its attention scores grow with it: a batch of 8 took about 750 MB more at the peak.
 ENCODER_BATCH = {"cpu": 1, "cuda": 0}
+# Cross-request batching (window_batcher.py): fuller batches should pay on a GPU (unmeasured); on CPU a pass
+# costs about the same time per window however many share it, and four long requests at once took up to
+# 1.38x the total time with it (docs/asr-predictor.md#cross-request-batching), so it stays off there.
+AUTO_CROSS_REQUEST_BATCHING = {"cpu": False, "cuda": True}
 # Whisper's fallback thresholds: a window compressing better than this repeats itself; one below this mean
 # log probability is unlikely text.
 COMPRESSION_RATIO_THRESHOLD = 2.4
@@ -192,8 +201,13 @@ class FasterWhisperEngine(AsrEngine):
         self.recorder = AlignRecorder(self.model.model)
         self.model.model = self.recorder
         self.end_of_text = int(self.model.hf_tokenizer.token_to_id("<|endoftext|>"))
-        self.batched = BatchedInferencePipeline(self.model)
         self.batch_size = settings.batch_size or AUTO_BATCH_SIZE[device]
+        cross_request = settings.cross_request_batching
+        self.window_batcher: WindowBatcher | None = None
+        if cross_request == "on" or (cross_request == "auto" and AUTO_CROSS_REQUEST_BATCHING[device]):
+            self.window_batcher = WindowBatcher(
+                BatchedInferencePipeline(self.model), self.batch_size, settings.cross_request_wait_ms / 1000
+            )
         self.batched_beam_size = AUTO_BATCHED_BEAM_SIZE[device]
         self.device = device
         self.compute_type = compute_type
@@ -244,12 +258,32 @@ class FasterWhisperEngine(AsrEngine):
         batch_kwargs = {**kwargs, "word_timestamps": True}
         if not vad_filter:
             batch_kwargs["clip_timestamps"] = fixed_windows(len(audio) / SAMPLE_RATE)
-        segments, _ = self.batched.transcribe(audio, batch_size=self.batch_size, **batch_kwargs)
+        if self.window_batcher is None:
+            segments, _ = BatchedInferencePipeline(self.model).transcribe(
+                audio, batch_size=self.batch_size, **batch_kwargs
+            )
+            yield from self._windows(audio, segments, retry, options.word_timestamps, stop)
+            return
+        with self.window_batcher.active():
+            pipeline = SharedBatchPipeline(self.model, self.window_batcher, stop)
+            segments, _ = pipeline.transcribe(audio, batch_size=self.batch_size, **batch_kwargs)
+            with contextlib.suppress(WindowsCancelled):
+                yield from self._windows(audio, segments, retry, options.word_timestamps, stop)
+
+    def _windows(
+        self,
+        audio: np.ndarray,
+        segments: Iterable[Segment],
+        retry: dict[str, Any],
+        word_timestamps: bool,
+        stop: threading.Event,
+    ) -> Iterator[dict[str, Any]]:
+        """The batched pipeline's windows as segments; one failing the fallback test is decoded again."""
         for segment in segments:
             if needs_fallback(segment):
                 yield from self._redecode(audio, segment, retry, stop)
             else:
-                yield from split_window(segment_fields(segment), self._tokens, options.word_timestamps)
+                yield from split_window(segment_fields(segment), self._tokens, word_timestamps)
             if stop.is_set():
                 return
 
