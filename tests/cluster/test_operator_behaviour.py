@@ -26,20 +26,9 @@ from tests.cluster.conftest import OPERATOR_COMMAND, ROOT, OperatorRun, eventual
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.test_operator import isvc_ready, ready_pods
 from tests.operator.cluster import wav_base64
-from tests.operator.specs import stack
+from tests.operator.specs import CHILDREN, VOICE_SPEC, stack
 
-CHILDREN = {
-    ("ServiceAccount", "demo-router"),
-    ("Role", "demo-router"),
-    ("RoleBinding", "demo-router"),
-    ("InferenceService", "demo-asr"),
-    ("InferenceService", "demo-tts"),
-    ("ConfigMap", "demo-router"),
-    ("Deployment", "demo-router"),
-    ("Service", "demo-router"),
-}
 KINDS = "serviceaccounts,roles,rolebindings,inferenceservices,configmaps,deployments,services,ingresses"
-VOICE_SPEC = {"tts": {"voices": [{"name": "anna", "data": wav_base64()}]}}
 LICENCE_ENV = {"name": "COQUI_TOS_AGREED", "value": "1"}
 NOT_CHILD_WRITES = {"voicestacks", "events"}  # the stack's own status and Kopf's bookkeeping; events
 

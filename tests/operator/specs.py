@@ -152,3 +152,18 @@ SCHEMA_REJECTS = [
     ({"tts": {"acceptModelLicense": "yes"}}, "acceptModelLicense", "spec.tts.acceptModelLicense"),
     ({"tts": {"voiceAliases": {"alloy": ""}}}, "voiceAliases/alloy", "spec.tts.voiceAliases.alloy"),
 ]
+
+
+# The children every stack of the default spec owns (one engine each, no ingress, no voices).
+CHILDREN = {
+    ("ServiceAccount", "demo-router"),
+    ("Role", "demo-router"),
+    ("RoleBinding", "demo-router"),
+    ("InferenceService", "demo-asr"),
+    ("InferenceService", "demo-tts"),
+    ("ConfigMap", "demo-router"),
+    ("Deployment", "demo-router"),
+    ("Service", "demo-router"),
+}
+# One inline voice: adds its ConfigMap to the children.
+VOICE_SPEC = {"tts": {"voices": [{"name": "anna", "data": wav_base64()}]}}

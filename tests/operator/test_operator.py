@@ -24,22 +24,11 @@ from typing import Any
 import pytest
 from kopf.testing import KopfRunner
 
-from tests.operator.cluster import Cluster, wait_for, wav_base64
-from tests.operator.specs import stack
+from tests.operator.cluster import Cluster, wait_for
+from tests.operator.specs import CHILDREN, VOICE_SPEC, stack
 
 Operator = Callable[..., contextlib.AbstractContextManager[KopfRunner]]
 
-CHILDREN = {
-    ("ServiceAccount", "demo-router"),
-    ("Role", "demo-router"),
-    ("RoleBinding", "demo-router"),
-    ("InferenceService", "demo-asr"),
-    ("InferenceService", "demo-tts"),
-    ("ConfigMap", "demo-router"),
-    ("Deployment", "demo-router"),
-    ("Service", "demo-router"),
-}
-VOICE_SPEC = {"tts": {"voices": [{"name": "anna", "data": wav_base64()}]}}
 VOICE_SPEC_PATCH = {"spec": VOICE_SPEC}
 
 
