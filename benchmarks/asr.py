@@ -146,7 +146,7 @@ class Runner:
 
     def engine(self, batch_size: int) -> FasterWhisperEngine:
         if batch_size not in self.engines:
-            self.engines[batch_size] = FasterWhisperEngine(replace(self.settings, batch_size=batch_size))
+            self.engines[batch_size] = FasterWhisperEngine(self.settings.model_copy(update={"batch_size": batch_size}))
         return self.engines[batch_size]
 
     def transcribe(self, mode: Mode, audio: DecodedAudio) -> str:
@@ -155,7 +155,7 @@ class Runner:
             return "".join(segment.text for segment in segments)
         options = parse_options({"language": "en", **dict(mode.options)})
         engine = self.engine(mode.batch_size)
-        settings = replace(self.settings, batch_size=mode.batch_size)
+        settings = self.settings.model_copy(update={"batch_size": mode.batch_size})
         return str(Transcription("bench", audio, options, settings).result(engine)["text"])
 
 
