@@ -146,7 +146,9 @@ class Runner:
 
     def engine(self, batch_size: int) -> FasterWhisperEngine:
         if batch_size not in self.engines:
-            self.engines[batch_size] = FasterWhisperEngine(self.settings.model_copy(update={"batch_size": batch_size}))
+            self.engines[batch_size] = FasterWhisperEngine(
+                self.settings.model_copy(update={"batch_size": batch_size})
+            )
         return self.engines[batch_size]
 
     def transcribe(self, mode: Mode, audio: DecodedAudio) -> str:

@@ -79,8 +79,10 @@ def load_clip(assets: Path, relative: str) -> Clip:
 def build_cases(assets: Path) -> dict[str, Case]:
     ljspeech = sorted((assets / "audio/en/ljspeech").glob("LJ001-*.wav"))
     long = load_clip(assets, LONG_CLIP)
+    jfk = load_clip(assets, "audio/en/jfk.wav")
     cases = [
-        Case("jfk", "jfk (11 s), language given", (load_clip(assets, "audio/en/jfk.wav"),)),
+        Case("jfk", "jfk (11 s), language given", (jfk,)),
+        Case("jfk-detect", "jfk, language detected", (jfk,), language=None),
         Case(
             "ljspeech",
             f"{len(ljspeech)} LJSpeech clips (1.8–10 s), language given",
@@ -357,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", action="append", required=True, metavar="NAME=FLAVOUR:URL_OR_PATH")
     parser.add_argument("--pids", action="append", default=[], metavar="NAME=PID[,PID…]")
     parser.add_argument("--baseline", help="a target name: print each median as a multiple of its median")
-    parser.add_argument("--cases", default="jfk,ljspeech,long,long-detect,osr", help="comma-separated")
+    parser.add_argument(
+        "--cases", default="jfk,jfk-detect,ljspeech,long,long-detect,osr", help="comma-separated"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="rounds over all cases (default 3)")
     parser.add_argument("--concurrency", type=int, default=4, help="long clips at once (0: skip)")
     parser.add_argument("--concurrency-rounds", type=int, default=1)

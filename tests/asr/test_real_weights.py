@@ -107,6 +107,38 @@ def test_a_language_change_inside_the_first_window_makes_the_windows_vote(
     assert (english_first["language"], windows) == ("en", 1)
 
 
+def test_detection_hands_its_encoder_pass_to_the_transcription(engine: FasterWhisperEngine) -> None:
+    """Audio of one window without a language: the encoder runs once for detection and transcription
+    together, and the words are those of the request that gave the language."""
+    runs: list[int] = []
+    encode = engine.recorder._model.encode
+
+    def counting(features: Any, *args: Any, **kwargs: Any) -> Any:
+        runs.append(1)
+        return encode(features, *args, **kwargs)
+
+    jfk = decode_audio(asset("audio/en/jfk.wav").read_bytes())
+    german = decode_audio(asset("audio/de/gaenswein15.mp3").read_bytes())
+
+    def transcribe(audio: Any, **options: Any) -> tuple[dict[str, Any], int]:
+        runs.clear()
+        result = Transcription("whisper", audio, parse_options(options), EngineSettings()).result(engine)
+        return result, len(runs)
+
+    engine.recorder.encode = counting  # type: ignore[attr-defined]
+    try:
+        given, given_runs = transcribe(jfk, language="en")
+        detected, detected_runs = transcribe(jfk)
+        # a kept pass belongs to its features only: another clip's request encodes its own audio
+        transcribe(german, task="detect_language")
+        _, other_runs = transcribe(jfk, language="en")
+    finally:
+        del engine.recorder.encode  # type: ignore[attr-defined]
+    assert detected["language"] == "en"
+    assert detected["text"] == given["text"]
+    assert (given_runs, detected_runs, other_runs) == (1, 1, 1)
+
+
 @pytest.fixture(scope="module")
 def real_server(whisper_base: Path) -> Iterator[AsrClient]:
     """The predictor with every engine setting at its default (only the model is given)."""
