@@ -268,10 +268,18 @@ class AsrSpec(PredictorSpec):
         description="Compute type: CTranslate2 types for faster-whisper, float16 or float32 for whisper; "
         "default lets the predictor pick by device (float16 on CUDA, int8 or float32 on CPU).",
     )
-    vad: bool = Field(
-        True, description=f"Skip silence with the Silero voice-activity filter ({ASR_ENV('vad')})."
+    vad: bool | None = Field(
+        None,
+        description=f"Skip silence with the Silero voice-activity filter ({ASR_ENV('vad')}); unset: on for "
+        "audio over 30 s (the batched path), off for shorter audio, as measured on real weights.",
     )
-    beamSize: int = Field(5, ge=1, le=10, description=f"Beam search width ({ASR_ENV('beam_size')}).")
+    beamSize: int | None = Field(
+        None,
+        ge=1,
+        le=10,
+        description=f"Beam search width ({ASR_ENV('beam_size')}); unset: 5 for audio up to 30 s and for "
+        "re-decoded windows, greedy for batched windows on CPU (as accurate there, and faster), 5 on CUDA.",
+    )
     batchSize: int | None = Field(
         None,
         ge=1,
@@ -279,6 +287,19 @@ class AsrSpec(PredictorSpec):
         description="faster-whisper: 30 s windows per batch for audio over 30 s "
         f"({ASR_ENV('batch_size')}); 1 decodes "
         "sequentially; unset: the predictor's default, 8 (CPU and CUDA).",
+    )
+    crossRequestBatching: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="faster-whisper: decode the 30 s windows of concurrent long requests in shared batched "
+        f"passes ({ASR_ENV('cross_request_batching')}); only with maxConcurrency above 1; auto: on for "
+        "CUDA, off for CPU (where it was measured to slow the total).",
+    )
+    crossRequestWaitMs: int | None = Field(
+        None,
+        ge=0,
+        le=5000,
+        description="With cross-request batching: how long a pass that is not full waits for another "
+        f"request's windows ({ASR_ENV('cross_request_wait_ms')}); unset: the predictor's default, 20.",
     )
 
 

@@ -46,6 +46,7 @@ def full_spec() -> dict[str, Any]:
             "storageUri": "s3://models/whisper-large-v3-ct2",
             "computeType": "float16",
             "batchSize": 8,
+            "vad": True,
             "resources": {"gpu": 1, "cpu": "2", "memory": "8Gi", "cpuLimit": "4"},
             "minReplicas": 1,
             "maxReplicas": 3,

@@ -165,6 +165,22 @@ def test_asr_inference_service() -> None:
     assert "resources" not in container
 
 
+def test_asr_defaults_are_the_predictors_measured_ones() -> None:
+    """An unset vad or beamSize writes no variable, so a cluster decodes like ``voicestack up``: VAD and
+    greedy batches for long audio, beam 5 without VAD for short audio (the operator once forced both on)."""
+    (default,) = one(build({}), "InferenceService", "demo-asr")["spec"]["predictor"]["containers"]
+    env = env_of(default)
+    assert not {"ASR_VAD_ENABLED", "ASR_BEAM_SIZE", "ASR_CROSS_REQUEST_WAIT_MS"} & set(env)
+    assert env["ASR_CROSS_REQUEST_BATCHING"] == "auto"
+    spec = {
+        "asr": {"vad": False, "beamSize": 2, "crossRequestBatching": "on", "crossRequestWaitMs": 50},
+    }
+    (chosen,) = one(build(spec), "InferenceService", "demo-asr")["spec"]["predictor"]["containers"]
+    env = env_of(chosen)
+    assert (env["ASR_VAD_ENABLED"], env["ASR_BEAM_SIZE"]) == ("false", "2")
+    assert (env["ASR_CROSS_REQUEST_BATCHING"], env["ASR_CROSS_REQUEST_WAIT_MS"]) == ("on", "50")
+
+
 def test_gpu_storage_uri_scaling_and_scheduling() -> None:
     desired = build(full_spec())
     predictor = one(desired, "InferenceService", "demo-asr")["spec"]["predictor"]

@@ -71,6 +71,8 @@ def asr_env(asr: AsrSpec) -> Env:
             # "default": the predictor picks by device (float16 cuda, int8/float32 cpu)
             compute_type=None if asr.computeType == "default" else asr.computeType,
             batch_size=asr.batchSize,
+            cross_request_batching=asr.crossRequestBatching,
+            cross_request_wait_ms=asr.crossRequestWaitMs,
         )
     )
     return settings_env(engine, asr_settings.AsrServing.of(**serving_values(asr)))
