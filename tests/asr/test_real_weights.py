@@ -7,6 +7,7 @@ not; long audio goes through the batched pipeline with VAD at the accuracy and m
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from voicestack_predictors.asr.engines.faster_whisper_engine import FasterWhispe
 from voicestack_predictors.asr.protocol import parse_options
 from voicestack_predictors.asr.settings import EngineSettings
 from voicestack_predictors.asr.transcription import Transcription
-from voicestack_predictors.common.audio import decode_audio
+from voicestack_predictors.common.audio import DecodedAudio, decode_audio
 
 LONG_DURATION = 234.546
 MIB = 2**20
@@ -107,9 +108,9 @@ def test_a_language_change_inside_the_first_window_makes_the_windows_vote(
     assert (english_first["language"], windows) == ("en", 1)
 
 
-def test_detection_hands_its_encoder_pass_to_the_transcription(engine: FasterWhisperEngine) -> None:
-    """Audio of one window without a language: the encoder runs once for detection and transcription
-    together, and the words are those of the request that gave the language."""
+@contextmanager
+def encoder_runs(engine: FasterWhisperEngine) -> Iterator[list[int]]:
+    """Counts the real encoder passes (CTranslate2's ``encode``) while the block runs."""
     runs: list[int] = []
     encode = engine.recorder._model.encode
 
@@ -117,26 +118,49 @@ def test_detection_hands_its_encoder_pass_to_the_transcription(engine: FasterWhi
         runs.append(1)
         return encode(features, *args, **kwargs)
 
-    jfk = decode_audio(asset("audio/en/jfk.wav").read_bytes())
-    german = decode_audio(asset("audio/de/gaenswein15.mp3").read_bytes())
-
-    def transcribe(audio: Any, **options: Any) -> tuple[dict[str, Any], int]:
-        runs.clear()
-        result = Transcription("whisper", audio, parse_options(options), EngineSettings()).result(engine)
-        return result, len(runs)
-
     engine.recorder.encode = counting  # type: ignore[attr-defined]
     try:
-        given, given_runs = transcribe(jfk, language="en")
-        detected, detected_runs = transcribe(jfk)
-        # a kept pass belongs to its features only: another clip's request encodes its own audio
-        transcribe(german, task="detect_language")
-        _, other_runs = transcribe(jfk, language="en")
+        yield runs
     finally:
         del engine.recorder.encode  # type: ignore[attr-defined]
-    assert detected["language"] == "en"
+
+
+def transcribe_counting(
+    engine: FasterWhisperEngine, audio: DecodedAudio, **options: Any
+) -> tuple[dict[str, Any], int]:
+    """The result of one request and how many encoder passes it took."""
+    with encoder_runs(engine) as runs:
+        result = Transcription("whisper", audio, parse_options(options), EngineSettings()).result(engine)
+    return result, len(runs)
+
+
+@pytest.mark.parametrize(
+    "clip",
+    [
+        "audio/en/jfk.wav",  # 11 s: the sequential loop's one window
+        "audio/long/ljspeech_LJ001-0001_to_0032_16k.flac",  # 234.5 s: the batched pipeline's first VAD window
+    ],
+)
+def test_detection_hands_its_encoder_pass_to_the_transcription(
+    engine: FasterWhisperEngine, clip: str
+) -> None:
+    """Without a language, detection scores the window the transcription encodes first and hands its
+    encoder pass on: the request costs the encoder passes of one given the language, for the same words."""
+    audio = decode_audio(asset(clip).read_bytes())
+    given, given_runs = transcribe_counting(engine, audio, language="en")
+    detected, detected_runs = transcribe_counting(engine, audio)
+    assert detected["language"] == "en" and detected["language_probability"] >= 0.9
     assert detected["text"] == given["text"]
-    assert (given_runs, detected_runs, other_runs) == (1, 1, 1)
+    assert detected_runs == given_runs
+
+
+def test_a_kept_encoder_pass_serves_only_its_own_audio(engine: FasterWhisperEngine) -> None:
+    """A pass kept by one request's detection is never used for other audio."""
+    jfk = decode_audio(asset("audio/en/jfk.wav").read_bytes())
+    german = decode_audio(asset("audio/de/gaenswein15.mp3").read_bytes())
+    transcribe_counting(engine, german, task="detect_language")  # keeps the German window's pass
+    english, runs = transcribe_counting(engine, jfk, language="en")
+    assert runs == 1 and "ask not what your country" in english["text"]
 
 
 @pytest.fixture(scope="module")

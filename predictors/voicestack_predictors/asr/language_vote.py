@@ -50,18 +50,22 @@ def vote(
     length: float,
     distribution: Callable[[np.ndarray], dict[str, float]],
     confident: float = EARLY_STOP_PROBABILITY,
+    first_window: np.ndarray | None = None,
 ) -> LanguageVote:
     """The first window's answer if its top probability is at least ``confident``, else all windows' average.
 
-    ``confident`` above 1 disables the early stop (every window votes).
+    ``confident`` above 1 disables the early stop (every window votes). ``first_window`` is scored in place
+    of the first window: the audio the transcription will encode first (the first 30 s of speech after VAD),
+    so that the engine can hand the detection's encoder pass on.
     """
     windows = detection_windows(len(audio), sample_rate, offset, length)
     if not windows:
         raise ValueError("no audio in the language detection range")
     totals: dict[str, float] = {}
     voted = 0
-    for start, end in windows:
-        for language, probability in distribution(audio[start:end]).items():
+    for index, (start, end) in enumerate(windows):
+        window = first_window if index == 0 and first_window is not None else audio[start:end]
+        for language, probability in distribution(window).items():
             totals[language] = totals.get(language, 0.0) + float(probability)
         voted += 1
         if voted == 1 and max(totals.values(), default=0.0) >= confident:

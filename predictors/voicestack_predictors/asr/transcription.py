@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,7 @@ class Transcription:
             pass
         return last["result"]
 
-    def _detect(self, engine: AsrEngine) -> LanguageVote:
+    def _detect(self, engine: AsrEngine, first_window: np.ndarray | None = None) -> LanguageVote:
         distribution = engine.language_distribution
         candidates = self.options.language_candidates
         if candidates:
@@ -93,22 +94,16 @@ class Transcription:
             self.options.detect_lang_offset,
             self.options.detect_lang_length,
             distribution,
+            first_window=first_window,
         )
 
     def _transcribe(self, engine: AsrEngine, stop: threading.Event) -> Iterator[dict[str, Any]]:
         options = self.options
         if options.logprobs and not engine.token_logprobs:
             raise ValueError(f"the {engine.name} engine cannot give token log probabilities")
-        if options.language is not None:
-            language, probability = options.language, 1.0
-        elif len(options.language_candidates) == 1:
-            language, probability = options.language_candidates[0], 1.0
-        else:
-            detected = self._detect(engine)
-            language, probability = detected.language, detected.probability
         decode = DecodeOptions(
             task=options.task,
-            language=language,
+            language=options.language,
             initial_prompt=options.initial_prompt,
             temperatures=FALLBACK_TEMPERATURES if options.temperature is None else (options.temperature,),
             beam_size=options.beam_size or self.settings.beam_size or None,
@@ -119,6 +114,16 @@ class Transcription:
             logprobs=options.logprobs,
             vad_parameters=options.vad_parameters,
         )
+        language, probability = options.language, 1.0
+        if language is None and len(options.language_candidates) == 1:
+            language = options.language_candidates[0]
+        elif language is None:
+            # From the default offset, detection scores the window the transcription encodes first, and
+            # the engine keeps that encoder pass for it.
+            first = engine.first_encoded_window(self.audio.samples, decode)
+            detected = self._detect(engine, first if options.detect_lang_offset == 0 else None)
+            language, probability = detected.language, detected.probability
+        decode = replace(decode, language=language)
         segments: list[dict[str, Any]] = []
         for raw in engine.segments(self.audio.samples, decode, stop):
             segment = shape_segment(raw, len(segments), self.audio.duration)

@@ -21,13 +21,14 @@ DEFAULT_BEAM_SIZE = 5
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """What one transcription asks of the engine (the language is already known).
+    """What one transcription asks of the engine.
 
     ``beam_size`` and ``vad_filter`` left as None are the engine's to choose for the path the audio takes.
+    ``language`` is None only while it is being detected: ``segments`` needs it.
     """
 
     task: str  # transcribe | translate
-    language: str
+    language: str | None
     initial_prompt: str | None
     temperatures: tuple[float, ...]
     beam_size: int | None
@@ -60,6 +61,11 @@ class AsrEngine(ABC):
     @abstractmethod
     def language_distribution(self, window: np.ndarray) -> dict[str, float]:
         """Language probabilities for one window of at most 30 s of 16 kHz mono audio."""
+
+    def first_encoded_window(self, audio: np.ndarray, options: DecodeOptions) -> np.ndarray | None:
+        """The audio of the first window ``segments`` will encode, where it is not the audio's first 30 s
+        and the engine reuses language detection's encoder pass for it (default: never)."""
+        return None
 
     @abstractmethod
     def segments(

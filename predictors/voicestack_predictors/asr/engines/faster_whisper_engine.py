@@ -9,7 +9,7 @@ import math
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
@@ -22,6 +22,7 @@ from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper import utils as faster_whisper_utils
 from faster_whisper.audio import pad_or_trim
 from faster_whisper.transcribe import Segment
+from faster_whisper.vad import VadOptions, collect_chunks, get_speech_timestamps
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from voicestack_predictors.asr.engines.base import (
@@ -60,18 +61,22 @@ AUTO_CROSS_REQUEST_BATCHING = {"cpu": False, "cuda": True}
 COMPRESSION_RATIO_THRESHOLD = 2.4
 LOG_PROB_THRESHOLD = -1.0
 FRAMES_PER_SECOND = 100  # Whisper's mel frames: the unit of ``seek``
+# Language detection scores the batched pipeline's first window (the first 30 s of speech) to hand it its
+# encoder pass; VAD over this much audio finds that window (0.17 s here against 0.65 s for 235 s).
+FIRST_CHUNK_SCAN_SECONDS = 60.0
 
 
 class WindowedEncoderModel(WhisperModel):
     """``WhisperModel`` whose encoder runs at most ``encoder_batch`` windows at a time; the decoder still
     gets the whole batch, which is where batching pays on CPU.
 
-    It also hands language detection's encoder pass on to the transcription: audio of up to one window is
-    encoded for detection and then again by faster-whisper's loop, from the same features (one encoder
-    pass, 0.85 s of the 2.9 s a jfk request took on two CPU cores). ``encode_for_reuse`` keeps the output
-    under a digest of its features; the next ``encode`` of exactly those features takes it instead of
-    running the encoder. Keyed by content, an entry is valid for any request; at most ``REUSE_ENTRIES``
-    are kept (3 MB each for Whisper base), and each is used once.
+    It also hands language detection's encoder pass on to the transcription. Detection scores the window
+    the transcription encodes first (the audio up to 30 s, or the batched pipeline's first VAD window:
+    ``first_encoded_window``), from the same features, so that window was encoded twice (0.85 s of the
+    2.9 s a jfk request took on two CPU cores). ``encode_for_reuse`` keeps the output under a digest of its
+    features; the next encoding of exactly those features, alone or as one window of an encoder batch of
+    one, takes it instead of running the encoder. Keyed by content, an entry can never serve other audio;
+    at most ``REUSE_ENTRIES`` are kept (3 MB each for Whisper base), each used once.
     """
 
     encoder_batch = 0
@@ -98,6 +103,7 @@ class WindowedEncoderModel(WhisperModel):
         return output
 
     def _take_reusable(self, features: np.ndarray) -> ctranslate2.StorageView | None:
+        """A kept output for one window (2-D, or a batch of one); batches of several are encoded whole."""
         if not self._reusable or not (features.ndim == 2 or len(features) == 1):
             return None
         with self._reuse_lock:
@@ -106,11 +112,12 @@ class WindowedEncoderModel(WhisperModel):
                 self.reused_encodings += 1
             return output
 
-    def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
+    def _encode_part(self, features: np.ndarray) -> ctranslate2.StorageView:
         reused = self._take_reusable(features)
-        if reused is not None:
-            return reused
-        size, encode = self.encoder_batch, super().encode
+        return reused if reused is not None else super().encode(features)
+
+    def encode(self, features: np.ndarray) -> ctranslate2.StorageView:
+        size, encode = self.encoder_batch, self._encode_part
         if not size or features.ndim == 2 or len(features) <= size:
             return encode(features)
         parts = [np.asarray(encode(features[i : i + size])) for i in range(0, len(features), size)]
@@ -268,14 +275,31 @@ class FasterWhisperEngine(AsrEngine):
         results = self.model.model.detect_language(encoder_output)[0]
         return {token[2:-2]: float(probability) for token, probability in results}
 
-    def segments(
-        self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
-    ) -> Iterator[dict[str, Any]]:
+    def _path(self, audio: np.ndarray, options: DecodeOptions) -> tuple[bool, bool]:
+        """Whether this audio goes through the batched pipeline, and whether VAD cuts it."""
         # Token log probabilities come from the sequential loop's word-timing pass, one window at a time.
         batched = (
             self.batch_size > 1 and len(audio) / SAMPLE_RATE > BATCH_WINDOW_SECONDS and not options.logprobs
         )
-        vad_filter = batched if options.vad_filter is None else options.vad_filter
+        return batched, batched if options.vad_filter is None else options.vad_filter
+
+    def first_encoded_window(self, audio: np.ndarray, options: DecodeOptions) -> np.ndarray | None:
+        """With VAD the batched pipeline's first window is the first ≤ 30 s of speech, joined; found by VAD
+        over the audio's first ``FIRST_CHUNK_SCAN_SECONDS`` (a fraction of VAD over all of it). Should that
+        differ from what the pipeline finds over the whole audio, detection's pass is simply not reused
+        (outputs are kept by their features), never wrong."""
+        batched, vad_filter = self._path(audio, options)
+        if not (batched and vad_filter):
+            return None  # fixed 30 s windows or the sequential loop: the first window is the first 30 s
+        prefix = audio[: int(FIRST_CHUNK_SCAN_SECONDS * SAMPLE_RATE)]
+        speech = get_speech_timestamps(prefix, pipeline_vad_options(options.vad_parameters))
+        chunks, _ = collect_chunks(prefix, speech, max_duration=BATCH_WINDOW_SECONDS)
+        return chunks[0] if chunks else None
+
+    def segments(
+        self, audio: np.ndarray, options: DecodeOptions, stop: threading.Event
+    ) -> Iterator[dict[str, Any]]:
+        batched, vad_filter = self._path(audio, options)
         kwargs: dict[str, Any] = {
             "language": options.language,
             "task": options.task,
@@ -410,6 +434,15 @@ class FasterWhisperEngine(AsrEngine):
 
     def close(self) -> None:
         self.model.model.unload_model()
+
+
+def pipeline_vad_options(parameters: Mapping[str, float] | None) -> VadOptions:
+    """The VAD options faster-whisper's batched pipeline builds from a request's parameters: its own
+    defaults when there are none, and speech cut at one window either way."""
+    if not parameters:
+        return VadOptions(max_speech_duration_s=BATCH_WINDOW_SECONDS, min_silence_duration_ms=160)
+    given = {key: value for key, value in vad_settings(parameters).items() if key != "max_speech_duration_s"}
+    return VadOptions(**given, max_speech_duration_s=BATCH_WINDOW_SECONDS)
 
 
 def needs_fallback(segment: Segment) -> bool:
