@@ -3,7 +3,7 @@
 #   .cache/control-plane/<kubernetes version>/bin/{etcd,kube-apiserver,kube-controller-manager,kube-scheduler,
 #                                                  kubectl,helm,kwok,kwok-stages.yaml,kserve-controller,kserve/}
 # from the pinned Go wrapper modules in tests/cluster/build/ (kube: k8s.io/kubernetes + its etcd; helm; kwok;
-# kserve: KServe's controller with the CRDs and ConfigMap it needs).
+# kserve: KServe's controller with the CRDs, ConfigMap and RBAC it needs).
 # A stamp per wrapper module (the hash of its go.mod, go.sum and build recipe) makes reruns a no-op; a changed
 # pin rebuilds that part only.
 # Prints the directory's bin path on stdout as the last line, timings on stderr.
@@ -97,13 +97,16 @@ build_kserve() {
   (cd "$build/kserve" && go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-controller" \
     github.com/kserve/kserve/cmd/manager)
   # What the controller needs in the cluster, from the same pinned module: the CRDs of the kinds its other
-  # controllers watch (the InferenceService CRD itself comes from the test data) and its shipped ConfigMap.
+  # controllers watch (the InferenceService CRD itself comes from the test data), its shipped ConfigMap, and
+  # its RBAC (the manager's ServiceAccount, ClusterRole and ClusterRoleBinding it runs under).
   local dir
   dir="$(cd "$build/kserve" && go list -m -f '{{.Dir}}' github.com/kserve/kserve)"
-  rm -rf "$out/bin/kserve" && mkdir -p "$out/bin/kserve/crds"
+  rm -rf "$out/bin/kserve" && mkdir -p "$out/bin/kserve/crds" "$out/bin/kserve/rbac"
   cp "$dir/config/crd/full/serving.kserve.io_trainedmodels.yaml" \
     "$dir/config/crd/full/serving.kserve.io_inferencegraphs.yaml" "$out/bin/kserve/crds/"
   cp "$dir/config/configmap/inferenceservice.yaml" "$out/bin/kserve/inferenceservice-config.yaml"
+  cp "$dir/config/rbac/service_account.yaml" "$dir/config/rbac/role.yaml" "$dir/config/rbac/role_binding.yaml" \
+    "$out/bin/kserve/rbac/"
 }
 
 start=$SECONDS
@@ -111,6 +114,6 @@ part kube "Kubernetes $version (etcd, kube-apiserver, kube-controller-manager, k
   "$kver $kube_packages"
 part helm "helm $helm_version" "$hver"
 part kwok "kwok $kwok_version" "stages v1"
-part kserve "KServe controller $kserve_version" "files v1"
+part kserve "KServe controller $kserve_version" "files v2"
 echo "build-control-plane: ready in $((SECONDS - start)) s in $out/bin" >&2
 echo "$out/bin"

@@ -10,8 +10,8 @@ Listing voices is the TTS predictor's job (it knows built-in speakers too); the 
 what it holds, so the router can show an uploaded voice the predictor has not picked up yet (a ConfigMap
 mount refreshes within about a minute). Names, labels, extensions and the size limit are the shared contract
 (``voicestack.contracts.voices``); the manifest building is pure (``voice_configmap``) so it is tested
-without a cluster; the store itself is tested against an API-server emulator
-(``tests/router/test_configmap_voice_store.py``).
+without a cluster; the store itself is tested through the router against a real API server, under the
+router's Role (``tests/cluster/test_router_voice_store.py``).
 """
 
 from __future__ import annotations

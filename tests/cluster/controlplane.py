@@ -52,7 +52,6 @@ POOL_LABEL = "voicestack.io/test-pool"
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 CONTROLLERS = "garbagecollector,namespace,serviceaccount,deployment,replicaset"
 START_TIMEOUT = 120.0
-OPERATOR_NAMESPACE = "voicestack-system"  # where the chart's operator ServiceAccount lives
 WRITE_VERBS = ("create", "update", "patch", "delete", "deletecollection")
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
@@ -61,9 +60,10 @@ AUDIT_POLICY = {
     "rules": [
         {"level": "None", "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
         {"level": "Metadata", "verbs": list(WRITE_VERBS)},
-        # the operator's reads too, so a test can tell "reconciled and wrote nothing" from "did not run"
-        {"level": "Metadata", "verbs": ["get", "list"],
-         "userGroups": [f"system:serviceaccounts:{OPERATOR_NAMESPACE}"]},
+        # ServiceAccounts' reads too (the operator's, a router's, KServe's; the controller manager, scheduler
+        # and kwok are admin): a test can tell "reconciled and wrote nothing" from "did not run", and see
+        # every verb used
+        {"level": "Metadata", "verbs": ["get", "list"], "userGroups": ["system:serviceaccounts"]},
         {"level": "None"},
     ],
 }  # fmt: skip
@@ -80,11 +80,19 @@ class AuditRecord:
     namespace: str
     name: str
     code: int
+    message: str = ""  # the answer's message, on a failure
+
+    @property
+    def denied(self) -> bool:
+        """Refused to who asked (a 401, or a 403 of the authoriser or an admission policy), not for a
+        namespace being deleted (also a 403, the lifecycle admission of a namespace a test left behind)."""
+        return self.code == 401 or (self.code == 403 and "because it is being terminated" not in self.message)
 
     @classmethod
     def parse(cls, line: str) -> AuditRecord:
         event = json.loads(line)
         ref = event.get("objectRef") or {}
+        status = event.get("responseStatus") or {}
         return cls(
             verb=event["verb"],
             user=event["user"]["username"],
@@ -92,7 +100,8 @@ class AuditRecord:
             subresource=ref.get("subresource", ""),
             namespace=ref.get("namespace", ""),
             name=ref.get("name", ""),
-            code=int((event.get("responseStatus") or {}).get("code", 0)),
+            code=int(status.get("code", 0)),
+            message=str(status.get("message", "")),
         )
 
 
@@ -114,12 +123,12 @@ def bin_dir() -> Path:
 
 def missing_binaries(directory: Path) -> list[str]:
     missing = [name for name in BINARIES if not os.access(directory / name, os.X_OK)]
-    files = (KWOK_STAGES, f"{KSERVE_FILES}/inferenceservice-config.yaml")
+    files = (KWOK_STAGES, f"{KSERVE_FILES}/inferenceservice-config.yaml", f"{KSERVE_FILES}/rbac/role.yaml")
     return missing + [name for name in files if not (directory / name).is_file()]
 
 
 KSERVE = "kserve-controller"  # KServe's cmd/manager (KSERVE_FILES beside it), started by start_kserve()
-KSERVE_FILES = "kserve"  # KServe's own CRDs and inferenceservice-config ConfigMap from the pinned module
+KSERVE_FILES = "kserve"  # KServe's CRDs, inferenceservice-config ConfigMap and RBAC from the pinned module
 KSERVE_NAMESPACE = "kserve"
 
 
@@ -403,18 +412,21 @@ class ControlPlane:
         )
         return done.returncode == 0 and done.stdout.strip() == "ok"
 
-    def start_kserve(self) -> None:
-        """KServe's own controller in Standard (raw deployment) mode, as admin, its webhooks unregistered.
+    def start_kserve(self) -> str:
+        """KServe's own controller in Standard (raw deployment) mode, its webhooks unregistered, under its own
+        RBAC: the token of KServe's ServiceAccount bound to its ClusterRole (``config/rbac`` of the module).
 
         Its ConfigMap is KServe's shipped one with ``defaultDeploymentMode: Standard``; the CRDs its other
         controllers watch (TrainedModel, InferenceGraph) come from the same module. Its webhook server must
         start (the manager's readiness), so it gets a self-signed certificate under ``$TMPDIR`` (the path
-        controller-runtime reads), but no webhook configuration points the API server at it.
+        controller-runtime reads), but no webhook configuration points the API server at it. Returns the
+        controller's user name, as the audit log names it.
         """
         files = self.bin / KSERVE_FILES
         for crd in sorted((files / "crds").glob("*.yaml")):
             self.kubectl("apply", "--server-side", "-f", str(crd))
         self.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": KSERVE_NAMESPACE}})
+        kubeconfig = self._kserve_identity(files / "rbac")
         config = yaml.safe_load((files / "inferenceservice-config.yaml").read_text())
         config["data"]["deploy"] = json.dumps({"defaultDeploymentMode": "Standard"})
         self.apply(config)
@@ -424,12 +436,25 @@ class ControlPlane:
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.crt",
                 "-days", "2", "-subj", "/CN=kserve-webhook", cwd=certs)  # fmt: skip
         probe = free_port()
-        environment = {**self.env(), "TMPDIR": str(tmp), "POD_NAMESPACE": KSERVE_NAMESPACE}
+        environment = {**self.env(kubeconfig), "TMPDIR": str(tmp), "POD_NAMESPACE": KSERVE_NAMESPACE}
         self._spawn(KSERVE, [
             "--metrics-addr", "0", "--health-probe-addr", f"127.0.0.1:{probe}",
             "--webhook-port", str(free_port()), "--leader-elect=false",
         ], env=environment)  # fmt: skip
         self._wait(KSERVE, lambda: _answers(f"http://127.0.0.1:{probe}/readyz"))
+        return decode_token_subject(yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"])
+
+    def _kserve_identity(self, rbac: Path) -> Path:
+        """KServe's manager ServiceAccount (in :data:`KSERVE_NAMESPACE`, where its kustomization puts it),
+        ClusterRole and ClusterRoleBinding, applied as shipped; a kubeconfig with the account's token."""
+        account = yaml.safe_load((rbac / "service_account.yaml").read_text())
+        account["metadata"]["namespace"] = KSERVE_NAMESPACE
+        binding = yaml.safe_load((rbac / "role_binding.yaml").read_text())
+        for subject in binding["subjects"]:
+            subject["namespace"] = KSERVE_NAMESPACE
+        self.apply(account, yaml.safe_load((rbac / "role.yaml").read_text()), binding)
+        name = account["metadata"]["name"]
+        return self.token_kubeconfig(KSERVE_NAMESPACE, name, self.work / "kserve.kubeconfig")
 
     def _node_ready(self, name: str) -> bool:
         """kwok reports the node Ready (its node-initialize stage)."""

@@ -32,14 +32,18 @@ Placement = tuple[str, str, bool]  # node, phase, Ready
 
 @pytest.fixture(scope="module")
 def kserve(crds: ControlPlane) -> Iterator[ControlPlane]:
-    """KServe's controller for this module only: elsewhere the tests play it (patching status)."""
-    started = time.monotonic()
-    crds.start_kserve()
-    START_TIMES.append(("KServe controller (CRDs, ConfigMap, ready)", time.monotonic() - started))
+    """KServe's controller for this module only: elsewhere the tests play it (patching status). It runs under
+    KServe's own ClusterRole; afterwards the audit log must show it worked (wrote) and was never denied."""
+    started, since = time.monotonic(), crds.mark()
+    user = crds.start_kserve()
+    START_TIMES.append(("KServe controller (CRDs, ConfigMap, RBAC, ready)", time.monotonic() - started))
     try:
         yield crds
     finally:
         crds.stop_process(KSERVE)
+    assert crds.writes(user, since), f"no writes by {user}: not the controller's identity?"
+    denied = [record for record in crds.audit(since) if record.user == user and record.denied]
+    assert not denied, f"KServe's ClusterRole does not cover: {denied}"
 
 
 def pods(plane: ControlPlane, namespace: str, selector: str) -> list[dict[str, Any]]:

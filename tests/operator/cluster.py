@@ -72,12 +72,9 @@ def schema_validator(path: Path) -> Any:
 class Cluster:
     """The emulator served on 127.0.0.1 from a background event loop."""
 
-    def __init__(self, tmp: Path, *, kserve: bool = True) -> None:
-        validators = {"voicestacks": schema_validator(VOICESTACK_CRD)}
-        if kserve:
-            validators["isvcs"] = schema_validator(
-                k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml"
-            )
+    def __init__(self, tmp: Path) -> None:
+        isvc_crd = k8s_root() / "kserve-crds" / "serving.kserve.io_inferenceservices.yaml"
+        validators = {"voicestacks": schema_validator(VOICESTACK_CRD), "isvcs": schema_validator(isvc_crd)}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -100,8 +97,7 @@ class Cluster:
         emulator = FakeApiServer()
         await emulator.__aenter__()
         emulator.add_resource(VOICESTACKS, validators["voicestacks"])
-        if "isvcs" in validators:
-            emulator.add_resource(ISVCS, validators["isvcs"])
+        emulator.add_resource(ISVCS, validators["isvcs"])
         for spec in CORE:
             emulator.add_resource(spec)
         self.server = kmock.Server(emulator)
@@ -190,8 +186,8 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20, interval: float 
 
 
 @contextlib.contextmanager
-def emulated_cluster(tmp: Path, *, kserve: bool = True) -> Iterator[Cluster]:
-    cluster = Cluster(tmp, kserve=kserve)
+def emulated_cluster(tmp: Path) -> Iterator[Cluster]:
+    cluster = Cluster(tmp)
     try:
         yield cluster
     finally:

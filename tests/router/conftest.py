@@ -68,8 +68,8 @@ def voices_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("voices")
 
 
-@pytest.fixture(scope="session")
-def tts_predictor(voices_dir: Path) -> Iterator[Running]:
+def start_tts(voices_dir: Path) -> Running:
+    """The TTS predictor on the random VITS model, its voices read from ``voices_dir``."""
     port = free_port()
     server = ServerProcess.voicestack(
         "tts", "--http_port", str(port), "--enable_grpc", "false",
@@ -78,8 +78,14 @@ def tts_predictor(voices_dir: Path) -> Iterator[Running]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     server.wait_http(f"{url}/v2/health/ready", timeout=180)
-    yield Running(server, url)
-    server.stop()
+    return Running(server, url)
+
+
+@pytest.fixture(scope="session")
+def tts_predictor(voices_dir: Path) -> Iterator[Running]:
+    running = start_tts(voices_dir)
+    yield running
+    running.server.stop()
 
 
 @pytest.fixture(scope="session")
