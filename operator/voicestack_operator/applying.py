@@ -87,3 +87,42 @@ def legacy_cleanup(actual: dict[str, Any], manager: str) -> list[dict[str, Any]]
         if moved != entries:
             patch.append({"op": "replace", "path": "/metadata/managedFields", "value": moved})
     return patch
+
+
+def merged_field_sets(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """The union of two ``fieldsV1`` sets (nested dicts whose leaves are ``{}``)."""
+    union = dict(first)
+    for key, value in second.items():
+        union[key] = merged_field_sets(union[key], value) if key in union else value
+    return union
+
+
+def status_handover(stack: dict[str, Any], manager: str) -> list[dict[str, Any]] | None:
+    """A JSON patch handing the status an older operator wrote by merge patch to the operator's Apply entry.
+
+    Before the status was server-side applied, the operator's status writes were *Update*s of the status
+    subresource (manager ``OpenAPI-Generator``, later ``voicestack-operator``). Their entry keeps owning the
+    fields it wrote, so a field the operator stops applying (a disabled engine's ``status.asr``) would never
+    be removed. Its field set joins the operator's Apply entry for the status (or becomes it), as for the
+    children in :func:`legacy_cleanup`; other managers' entries are left as they are.
+    """
+    entries: list[dict[str, Any]] = stack.get("metadata", {}).get("managedFields") or []
+
+    def ours(entry: dict[str, Any], operation: str) -> bool:
+        managers = (manager, LEGACY_FIELD_MANAGER) if operation == "Update" else (manager,)
+        return (
+            entry.get("subresource") == "status"
+            and entry.get("operation") == operation
+            and entry.get("manager") in managers
+        )
+
+    updates = [entry for entry in entries if ours(entry, "Update")]
+    if not updates:
+        return None
+    applied = [entry for entry in entries if ours(entry, "Apply")]
+    fields: dict[str, Any] = {}
+    for entry in applied + updates:
+        fields = merged_field_sets(fields, entry.get("fieldsV1") or {})
+    entry = {**(applied or updates)[0], "manager": manager, "operation": "Apply", "fieldsV1": fields}
+    kept = [other for other in entries if not (ours(other, "Update") or ours(other, "Apply"))]
+    return [{"op": "replace", "path": "/metadata/managedFields", "value": [*kept, entry]}]

@@ -13,7 +13,7 @@ from typing import Any
 import kopf
 
 from voicestack_operator import kube, status
-from voicestack_operator.applying import legacy_cleanup, up_to_date, with_applied_hash
+from voicestack_operator.applying import legacy_cleanup, status_handover, up_to_date, with_applied_hash
 from voicestack_operator.children import Desired, desired_children
 from voicestack_operator.images import Images
 from voicestack_operator.manifests import labels, router
@@ -68,6 +68,9 @@ async def publish_status(
 ) -> None:
     """Write conditions (and URLs) when they differ from the stored status; post an Event per transition."""
     meta = stack["metadata"]
+    handover = status_handover(stack, kube.FIELD_MANAGER)
+    if handover is not None:
+        await api.patch(kube.VOICESTACK, meta["namespace"], meta["name"], handover)
     current = stack.get("status") or {}
     previous = current.get("conditions") or []
     generation = meta.get("generation", 0)

@@ -299,3 +299,31 @@ def test_status_is_server_side_applied(crds: ControlPlane, namespace: str, opera
         "status.asr removed",
     )
     assert condition(crds, namespace, "demo", "AsrReady")["reason"] == "Disabled"  # type: ignore[index]
+
+
+def test_status_written_by_an_older_operator_is_handed_over(
+    crds: ControlPlane, namespace: str, request: pytest.FixtureRequest
+) -> None:
+    """A status an older operator merge-patched (an *Update* of the status subresource under its manager):
+    once this operator runs, that entry's fields belong to its Apply entry, so an entry it stops sending is
+    still removed (without the hand-over the old entry keeps ``status.asr`` forever)."""
+    crds.apply(stack("demo", spec(), namespace))
+    old_asr = {"name": "demo-asr", "url": "http://old-asr", "ready": False}
+    old_status = {"status": {"observedGeneration": 1, "routerUrl": "http://old:8000", "asr": old_asr}}
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--subresource=status", "--type=merge",
+                 "--field-manager=voicestack-operator", "-p", json.dumps(old_status))  # fmt: skip
+    assert ("voicestack-operator", "Update") in status_managers(crds, namespace, "demo")
+    request.getfixturevalue("operator")  # now the operator starts
+
+    def handed_over() -> bool:
+        managers = status_managers(crds, namespace, "demo")
+        ours = {operation for manager, operation in managers if manager == "voicestack-operator"}
+        return ours == {"Apply"}
+
+    eventually(handed_over, "the old Update entry handed over")
+    crds.kubectl("patch", "vs", "demo", "-n", namespace, "--type=merge",
+                 "-p", json.dumps({"spec": {"asr": {"enabled": False}}}))  # fmt: skip
+    eventually(
+        lambda: "asr" not in ((crds.get("voicestack", "demo", namespace) or {}).get("status") or {"asr": 1}),
+        "status.asr removed",
+    )
