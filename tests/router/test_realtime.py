@@ -126,7 +126,12 @@ def test_official_sdk_at_real_time_pace(rt_router: Running) -> None:
                 texts.append(raw["transcript"])
             if raw["type"] == "input_audio_buffer.speech_stopped":
                 last_stop = raw["audio_end_ms"]
-            if texts and kinds.count("input_audio_buffer.committed") == len(texts) and last_stop > 10000:
+            # Done once the turn that ends past 10 s is committed and every committed turn is transcribed
+            # (a turn's speech_stopped comes before its committed: counting only committed ones stopped
+            # before the last turn's commit whenever the earlier turns were already transcribed).
+            committed = kinds.count("input_audio_buffer.committed")
+            stopped = kinds.count("input_audio_buffer.speech_stopped")
+            if last_stop > 10000 and committed == stopped and len(texts) == committed:
                 break
         thread.join()
     assert kinds[0] == "input_audio_buffer.speech_started"
