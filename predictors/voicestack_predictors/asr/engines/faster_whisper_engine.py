@@ -86,7 +86,6 @@ class WindowedEncoderModel(WhisperModel):
         super().__init__(*args, **kwargs)
         self._reusable: OrderedDict[bytes, ctranslate2.StorageView] = OrderedDict()
         self._reuse_lock = threading.Lock()
-        self.reused_encodings = 0  # how many encoder passes were saved (tests and benchmarks read it)
 
     @staticmethod
     def _digest(features: np.ndarray) -> bytes:
@@ -107,10 +106,7 @@ class WindowedEncoderModel(WhisperModel):
         if not self._reusable or not (features.ndim == 2 or len(features) == 1):
             return None
         with self._reuse_lock:
-            output = self._reusable.pop(self._digest(features.reshape(features.shape[-2:])), None)
-            if output is not None:
-                self.reused_encodings += 1
-            return output
+            return self._reusable.pop(self._digest(features.reshape(features.shape[-2:])), None)
 
     def _encode_part(self, features: np.ndarray) -> ctranslate2.StorageView:
         reused = self._take_reusable(features)
